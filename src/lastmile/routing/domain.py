@@ -137,6 +137,7 @@ class Options:
     objective: Objective = Objective.COST
     balance: float = 0.0  # >0: penalize uneven working time across drivers
     time_limit_s: float = 10.0
+    iterations: int | None = None  # set: stop on iteration count, so same input + seed -> same plan
     seed: int = 0
     backend: str = "auto"  # auto | pyvrp | ortools
 

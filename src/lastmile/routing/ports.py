@@ -65,10 +65,12 @@ class ProgressCallback(Protocol):
 
 @runtime_checkable
 class Solver(Protocol):
+    """A backend decides sequences on a static matrix; timing is ours (schedule.py)."""
+
     name: str
 
-    def solve(self, problem: Problem, model: "TravelTimeModel", locations: "LocationIndex",
-              options: "SolverInput") -> "SolverOutput": ...
+    def solve(self, problem: Problem, durations: np.ndarray, distances: np.ndarray,
+              index: "LocationIndex", inp: "SolverInput") -> "SolverOutput": ...
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class SolverInput:
     balance: float
     initial: dict[str, tuple[str, ...]] | None = None  # vehicle id -> stop ids (warm start)
     progress: ProgressCallback | None = None
+    iterations: int | None = None  # stop after this many iterations instead of on time (deterministic)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,177 @@
+"""Timing a route: given a vehicle and an ordered list of stops, when does the
+driver arrive, wait, serve, take breaks and get back — with time-of-day travel.
+
+This is the one place that turns a sequence into clock times. Backends only
+decide sequences; ETAs shown anywhere come from here. The validator checks the
+result independently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .domain import Break, Problem, Route, Stop, StopKind, TimeWindow, Vehicle, Visit, VisitKind
+from .ports import LocationIndex, TravelTimeModel
+
+
+@dataclass(frozen=True)
+class Lateness:
+    stop_id: str
+    late_s: int
+
+
+@dataclass(frozen=True)
+class Timing:
+    route: Route
+    late: tuple[Lateness, ...]  # stops whose service starts after their last window
+    overtime_s: int  # past the shift end or max working time, whichever is worse
+    missed_breaks: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.late and self.overtime_s <= 0 and not self.missed_breaks
+
+
+class Context:
+    """Lookups shared by the scheduler, the backends and the validator."""
+
+    def __init__(self, problem: Problem, index: LocationIndex, model: TravelTimeModel) -> None:
+        self.problem = problem
+        self.index = index
+        self.model = model
+        self.stops = {s.id: s for s in problem.stops}
+        self.vehicles = {v.id: v for v in problem.vehicles}
+        self.zero = (0,) * len(problem.dimensions)
+
+    def row(self, stop_id: str) -> int:
+        return self.index.stop_row[stop_id]
+
+    def depot_row(self, depot_id: str) -> int:
+        return self.index.depot_row[depot_id]
+
+    def demand(self, stop: Stop) -> tuple[int, ...]:
+        return stop.demand or self.zero
+
+
+def pick_window(stop: Stop, arrival: int) -> TimeWindow | None:
+    """The earliest window still open at ``arrival``; None if all have closed
+    (or the stop has no windows, in which case it is always open)."""
+    for w in stop.windows:
+        if arrival <= w.end:
+            return w
+    return None
+
+
+def _service_start(stop: Stop, arrival: int) -> tuple[int, int]:
+    """(service start, lateness) for a stop reached at ``arrival``."""
+    if not stop.windows:
+        return arrival, 0
+    w = pick_window(stop, arrival)
+    if w is None:
+        return arrival, arrival - stop.windows[-1].end
+    return max(arrival, w.start), 0
+
+
+def schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: int | None = None) -> Timing:
+    """Time a route. Leaves at ``depart`` (default: shift start, then as late as
+    the first stop allows without waiting, to save driver hours)."""
+    first = _schedule(ctx, vehicle, stop_ids, vehicle.shift.start if depart is None else depart)
+    if depart is not None or not first.route.visits:
+        return first
+    v0 = first.route.visits[0]
+    wait = v0.wait_s if v0.kind is VisitKind.STOP else 0
+    if wait <= 0:
+        return first
+    later = _schedule(ctx, vehicle, stop_ids, first.route.depart + wait)
+    worse = len(later.late) > len(first.late) or later.missed_breaks or later.overtime_s > max(first.overtime_s, 0)
+    return first if worse else later
+
+
+def _schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: int) -> Timing:
+    model = ctx.model
+    start_depot = ctx.problem.depot(vehicle.start_depot)
+    if start_depot.hours is not None:
+        depart = max(depart, start_depot.hours.start)
+    cur = ctx.depot_row(vehicle.start_depot)
+    loads = [ctx.demand(ctx.stops[s]) for s in stop_ids]
+    load = list(ctx.zero)
+    for sid, d in zip(stop_ids, loads):
+        if ctx.stops[sid].kind is StopKind.DELIVERY:
+            load = [a + b for a, b in zip(load, d)]
+    start_load = tuple(load)
+
+    pending: list[Break] = sorted(vehicle.breaks, key=lambda b: b.window.start)
+    visits: list[Visit] = []
+    late: list[Lateness] = []
+    missed: list[str] = []
+    t = depart
+    total_dist = 0
+
+    def take_break(at: int, arrival: int, travel_s: int = 0, dist_m: int = 0) -> int:
+        b = pending.pop(0)
+        if at > b.window.end:
+            missed.append(b.id)
+        visits.append(Visit(VisitKind.BREAK, b.id, arrival, at, at + b.duration_s, travel_s, dist_m, tuple(load)))
+        return at + b.duration_s
+
+    for sid in stop_ids:
+        stop = ctx.stops[sid]
+        nxt = ctx.row(sid)
+        # A break whose window is open now is taken before driving on.
+        while pending and pending[0].window.start <= t:
+            t = take_break(t, t)
+        travel = model.travel(cur, nxt, t)
+        dist = model.distance(cur, nxt)
+        arrival = t + travel
+        if pending and arrival > pending[0].window.end:
+            # Driving on would miss the break: wait for it to open, take it, then drive.
+            b = pending[0]
+            t = take_break(max(t, b.window.start), t)
+            travel = model.travel(cur, nxt, t)
+            arrival = t + travel
+        start, late_s = _service_start(stop, arrival)
+        leg_travel, leg_dist, at_stop = travel, dist, arrival
+        if pending:
+            b = pending[0]
+            opens_before_service = b.window.start <= start
+            would_miss = start + stop.service_s > b.window.end
+            if (opens_before_service or would_miss) and max(arrival, b.window.start) <= b.window.end:
+                # Take it on arrival (absorbing any wait for the customer's window):
+                # the break carries the leg, the stop follows it on the spot.
+                at_stop = take_break(max(arrival, b.window.start), arrival, travel, dist)
+                leg_travel, leg_dist = 0, 0
+                start, late_s = _service_start(stop, at_stop)
+        if late_s > 0:
+            late.append(Lateness(sid, late_s))
+        d = ctx.demand(stop)
+        if stop.kind is StopKind.DELIVERY:
+            load = [a - b for a, b in zip(load, d)]
+        else:
+            load = [a + b for a, b in zip(load, d)]
+        visits.append(Visit(VisitKind.STOP, sid, at_stop, start, start + stop.service_s,
+                            leg_travel, leg_dist, tuple(load)))
+        total_dist += dist
+        t = start + stop.service_s
+        cur = nxt
+
+    end_row = ctx.depot_row(vehicle.end)
+    travel = model.travel(cur, end_row, t) if stop_ids else 0
+    dist = model.distance(cur, end_row) if stop_ids else 0
+    arrive = t + travel
+    if stop_ids:
+        # Breaks whose window opens before the driver is back are owed.
+        while pending and pending[0].window.start < arrive:
+            b = pending[0]
+            t = take_break(max(t, b.window.start), t)
+            travel = model.travel(cur, end_row, t)
+            arrive = t + travel
+    total_dist += dist
+    route = Route(vehicle.id, tuple(visits), depart, arrive if stop_ids else depart, total_dist,
+                  travel, dist, start_load)
+    overtime = 0
+    if stop_ids:
+        overtime = max(overtime, route.arrive - vehicle.shift.end)
+        if vehicle.max_work_s is not None:
+            overtime = max(overtime, route.duration_s - vehicle.max_work_s)
+    return Timing(route, tuple(late), overtime, tuple(missed))

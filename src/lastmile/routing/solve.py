@@ -1,0 +1,223 @@
+"""The one entry point: ``Problem -> Plan``, whatever backend.
+
+1. Build the free-flow matrix (any ``MatrixProvider``) and the time-of-day model.
+2. Work out which vehicles could serve each stop; stops none can serve get a reason.
+3. Ask a backend for sequences on a static matrix whose rows leave at the times
+   the stops are expected to be left (time-of-day aware).
+4. Time every route with the time-dependent model (``schedule.py``). If traffic
+   or breaks made a stop late, tighten that stop's window by the lateness and
+   re-solve from the previous plan, with the matrix re-timed from the actual
+   schedule; a few rounds converge.
+5. Whatever is still late is taken out and offered to other routes by cheapest
+   feasible insertion; what fits nowhere is unassigned with its reason.
+
+Every returned plan passes ``validate.validate`` -- the property tests hold us to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+import numpy as np
+
+from .domain import Options, Plan, PlanStats, Problem, Route, Unassigned
+from .feasibility import eligibility
+from .insertion import best_insertion
+from .matrix.haversine import HaversineProvider
+from .matrix.timedep import TimeDependentModel, TrafficProfile
+from .ports import LocationIndex, Matrix, MatrixProvider, SolverInput, SolverOutput
+from .schedule import Context, Timing, schedule
+
+MAX_ROUNDS = 4
+
+
+def backend_for(name: str, problem: Problem):
+    """``auto`` picks PyVRP; OR-Tools on request. Imports stay inside the adapters."""
+    if name in ("auto", "pyvrp"):
+        from .pyvrp_backend import PyVRPBackend
+
+        return PyVRPBackend()
+    if name == "ortools":
+        from .ortools_backend import ORToolsBackend
+
+        return ORToolsBackend()
+    raise ValueError(f"unknown backend {name!r}; choose auto, pyvrp or ortools")
+
+
+def build_model(problem: Problem, provider: MatrixProvider | None = None, matrix: Matrix | None = None,
+                traffic: TrafficProfile | None = None) -> tuple[LocationIndex, TimeDependentModel]:
+    index = LocationIndex.of(problem)
+    if matrix is None:
+        matrix = (provider or HaversineProvider()).matrix(index.locations)
+    if matrix.size != len(index.locations):
+        raise ValueError(f"matrix has {matrix.size} rows; the problem has {len(index.locations)} places "
+                         "(depots first, then stops)")
+    return index, TimeDependentModel(matrix, index.locations, traffic or TrafficProfile(), problem.weekday)
+
+
+def solve(problem: Problem, options: Options = Options(), *, provider: MatrixProvider | None = None,
+          matrix: Matrix | None = None, traffic: TrafficProfile | None = None,
+          progress: Callable[[float, str], None] | None = None) -> Plan:
+    t0 = time.perf_counter()
+    report = progress or (lambda f, m: None)
+    report(0.0, "building travel matrix")
+    index, model = build_model(problem, provider, matrix, traffic)
+    ctx = Context(problem, index, model)
+    report(0.02, "checking which vehicles can serve each stop")
+    elig = eligibility(ctx)
+    candidates = tuple(s.id for s in problem.stops if s.id in elig.allowed)
+    backend = backend_for(options.backend, problem)
+    timed = bool(model.profile.zones) or model.profile.border is not None
+
+    departs = _expected_departures(ctx)
+    cuts: dict[str, int] = {}
+    shift_cuts: dict[str, int] = {}
+    initial: dict[str, tuple[str, ...]] | None = None
+    out: SolverOutput | None = None
+    timings: dict[str, Timing] = {}
+    rounds = MAX_ROUNDS if (timed or any(v.breaks for v in problem.vehicles)) else 1
+    first_share = 0.7 if rounds > 1 else 1.0
+    for rnd in range(rounds):
+        elapsed = time.perf_counter() - t0
+        if rnd == 0:
+            limit = options.time_limit_s * first_share
+        else:
+            limit = max(options.time_limit_s - elapsed, 0.0) / (rounds - rnd)
+            if limit < 0.05 and options.iterations is None:
+                break
+        durations = model.static_durations(departs) if timed else model.base.durations
+
+        def sub(f: float, m: str, _r: int = rnd) -> None:
+            report(0.05 + 0.85 * min(1.0, (time.perf_counter() - t0) / max(options.time_limit_s, 1e-3)), m)
+
+        out = backend.solve(problem, durations, model.base.distances, index, SolverInput(
+            stop_ids=candidates, window_end_cut=dict(cuts), shift_cut=dict(shift_cuts), allowed=elig.allowed,
+            time_limit_s=limit, seed=options.seed, objective=options.objective.value, balance=options.balance,
+            initial=initial, progress=sub, iterations=options.iterations))
+        timings = {vid: schedule(ctx, ctx.vehicles[vid], seq) for vid, seq in out.sequences.items() if seq}
+        if all(t.ok for t in timings.values()):
+            break
+        for vid, tm in timings.items():
+            for late in tm.late:
+                cuts[late.stop_id] = cuts.get(late.stop_id, 0) + late.late_s + 60
+            if tm.overtime_s > 0 or tm.missed_breaks:
+                shift_cuts[vid] = shift_cuts.get(vid, 0) + max(tm.overtime_s, 0) + 300
+        departs = _departures_from(ctx, timings, departs)
+        initial = out.sequences
+
+    report(0.92, "checking every route against traffic, windows and breaks")
+    assert out is not None or not candidates
+    sequences = {vid: list(t.route.stop_ids) for vid, t in timings.items()}
+    removed: list[tuple[str, str, str]] = []
+    for vid in list(sequences):
+        seq, why = _repair(ctx, vid, sequences[vid])
+        sequences[vid] = seq
+        removed.extend(why)
+    dropped = [(s, "", "") for s in (out.dropped if out else ())]
+    unassigned: list[Unassigned] = list(elig.unassigned)
+    for sid, reason, code in removed + dropped:
+        spot = best_insertion(ctx, sequences, sid)
+        if spot is not None:
+            vid, pos = spot.vehicle_id, spot.position
+            sequences.setdefault(vid, []).insert(pos, sid)
+            continue
+        unassigned.append(Unassigned(sid, reason or _why_dropped(ctx, sequences, sid), code or "fleet"))
+
+    routes = []
+    for v in problem.vehicles:
+        seq = sequences.get(v.id)
+        if seq:
+            routes.append(schedule(ctx, v, seq).route)
+    report(1.0, "done")
+    return Plan(tuple(routes), tuple(unassigned), _stats(ctx, routes, unassigned, time.perf_counter() - t0),
+                backend=getattr(backend, "name", "?"), matrix_provider=model.provider, seed=options.seed)
+
+
+def _repair(ctx: Context, vid: str, seq: list[str]) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Drop stops until the route keeps every window, the shift and the breaks."""
+    v = ctx.vehicles[vid]
+    removed: list[tuple[str, str, str]] = []
+    while seq:
+        tm = schedule(ctx, v, seq)
+        if tm.ok:
+            break
+        if tm.late:
+            worst = max(tm.late, key=lambda x: x.late_s)
+            stop = ctx.stops[worst.stop_id]
+            visit = next(x for x in tm.route.visits if x.ref == worst.stop_id)
+            reason = (f"window closes {_hhmm(stop.windows[-1].end)}, earliest arrival {_hhmm(visit.start)} "
+                      "with today's traffic")
+            seq.remove(worst.stop_id)
+            removed.append((worst.stop_id, reason, "window"))
+        else:
+            # Overtime or a break that no longer fits: let the last stop go.
+            sid = seq.pop()
+            removed.append((sid, "no driver has time left in their shift for it", "shift"))
+    return seq, removed
+
+
+def _why_dropped(ctx: Context, sequences: dict[str, list[str]], sid: str) -> str:
+    stop = ctx.stops[sid]
+    demand = ctx.demand(stop)
+    full = 0
+    suitable = [v for v in ctx.problem.vehicles if stop.skills <= v.skills]
+    for v in suitable:
+        seq = sequences.get(v.id, [])
+        if v.capacity:
+            same = [ctx.demand(ctx.stops[s]) for s in seq if ctx.stops[s].kind is stop.kind]
+            used = [sum(x[k] for x in same) for k in range(len(demand))]
+            if any(u + d > c for u, d, c in zip(used, demand, v.capacity)):
+                full += 1
+    if suitable and full == len(suitable):
+        return "every suitable vehicle is full"
+    return "no route can fit it inside its window without making other stops late or running past a shift"
+
+
+def _expected_departures(ctx: Context) -> np.ndarray:
+    """When each place is expected to be left: a stop's window middle plus its
+    service; depots at the shift start. Refined from real schedules later."""
+    n = ctx.model.size
+    shifts = [v.shift for v in ctx.problem.vehicles] or []
+    day_mid = int(np.mean([(s.start + s.end) / 2 for s in shifts])) if shifts else 12 * 3600
+    out = np.full(n, day_mid, dtype=np.int64)
+    for d in ctx.problem.depots:
+        starts = [v.shift.start for v in ctx.problem.vehicles if v.start_depot == d.id]
+        out[ctx.depot_row(d.id)] = min(starts) if starts else day_mid
+    for s in ctx.problem.stops:
+        if s.windows:
+            w = s.windows[0]
+            mid = w.start + min(w.end - w.start, 4 * 3600) // 2
+            out[ctx.row(s.id)] = mid + s.service_s
+    return out
+
+
+def _departures_from(ctx: Context, timings: dict[str, Timing], prev: np.ndarray) -> np.ndarray:
+    out = prev.copy()
+    for tm in timings.values():
+        for vis in tm.route.visits:
+            if vis.kind.value == "stop":
+                out[ctx.row(vis.ref)] = vis.end
+    return out
+
+
+def _stats(ctx: Context, routes: list[Route], unassigned: list[Unassigned], solve_s: float) -> PlanStats:
+    cost = 0
+    for r in routes:
+        v = ctx.vehicles[r.vehicle_id]
+        cost += v.fixed_cost + round(r.distance_m / 1000 * v.cost_per_km) + round(r.duration_s / 3600 * v.cost_per_hour)
+    return PlanStats(
+        cost=cost,
+        distance_m=sum(r.distance_m for r in routes),
+        duration_s=sum(r.duration_s for r in routes),
+        travel_s=sum(r.travel_s for r in routes),
+        routes=len(routes),
+        assigned=sum(len(r.stop_ids) for r in routes),
+        unassigned=len(unassigned),
+        solve_s=round(solve_s, 3),
+    )
+
+
+def _hhmm(t: int) -> str:
+    h, m = divmod(int(t) // 60, 60)
+    return f"{h:02d}:{m:02d}"
+
