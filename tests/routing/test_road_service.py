@@ -115,7 +115,7 @@ def points(graph) -> list[LatLon]:
 @pytest.fixture()
 def service(graph):
     srv = TableService(graph)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     yield srv
     srv.shutdown()

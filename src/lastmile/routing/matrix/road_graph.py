@@ -136,8 +136,11 @@ class RoadGraph:
 
     @classmethod
     def from_pbf(cls, path: str | Path, cache_dir: str | Path | None = None, *,
-                 use_cache: bool = True, progress: Progress | None = None) -> "RoadGraph":
-        """The graph of ``path``, from the cache when it holds one for this exact file."""
+                 use_cache: bool = True, rebuild: bool = False,
+                 progress: Progress | None = None) -> "RoadGraph":
+        """The graph of ``path``, from the cache when it holds one for this exact file.
+        ``rebuild`` ignores a cached graph but writes the new one; ``use_cache=False``
+        neither reads nor writes the cache."""
         path = Path(path)
         if not path.is_file():
             raise RoadDataError(f"{path}: no such file")
@@ -145,7 +148,7 @@ class RoadGraph:
         name = path.name.split(".")[0] or "extract"
         cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         cpath = cdir / f"{name}-{sha[:16]}-v{GRAPH_VERSION}.npz"
-        if use_cache and cpath.is_file():
+        if use_cache and not rebuild and cpath.is_file():
             try:
                 g = cls.load(cpath)
                 if g.sha256 == sha:
