@@ -1,0 +1,142 @@
+"""The FastAPI application factory: routers, middleware, error handlers -- nothing else."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .config import Settings, get_settings
+from .db import Database, database_for
+from .errors import ERROR_SCHEMA, DomainError, error_body
+
+log = logging.getLogger("lastmile.app")
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or None
+
+
+def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    if not errors:
+        return JSONResponse(error_body("validation_error", "invalid request"), status_code=422)
+    first = errors[0]
+    field = _field(first.get("loc", ()))
+    msg = str(first.get("msg", "invalid value"))
+    if first.get("type") == "extra_forbidden":
+        msg = "unknown field"
+    elif first.get("type") == "missing":
+        msg = "field required"
+    message = f"{field}: {msg}" if field else msg
+    body = error_body("validation_error", message, field)
+    if len(errors) > 1:
+        body["error"]["errors"] = [
+            {"field": _field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errors[:20]
+        ]
+    return JSONResponse(body, status_code=422)
+
+
+def _domain_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _http_handler(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    code = codes.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+
+
+def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal", "internal server error"), status_code=500)
+
+
+def _add_error_responses(app: FastAPI) -> None:
+    """Document the error shape on every operation (schemathesis checks responses)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                responses = op.setdefault("responses", {})
+                for status, desc in (("401", "Not authenticated"), ("403", "Not allowed"), ("404", "Not found"),
+                                     ("409", "Conflict"), ("422", "Invalid input")):
+                    responses[status] = {"description": desc, **ref}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.check()
+    db = database or database_for(settings)
+    if db.is_sqlite and settings.auto_migrate:
+        db.migrate()
+
+    app = FastAPI(
+        title="lastmile",
+        version=__version__,
+        description="Last-mile delivery platform API: orders, plans, routes, webhooks.",
+        openapi_tags=None,
+    )
+    app.state.settings = settings
+    app.state.db = db
+
+    from .auth.endpoints import router as auth_router
+    from .depots.endpoints import router as depots_router
+    from .dispatch.endpoints import router as dispatch_router
+    from .fleet.endpoints import router as fleet_router
+    from .orders.endpoints import router as orders_router
+    from .orders.endpoints import tracking_router
+    from .webhooks.endpoints import router as webhooks_router
+
+    for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router):
+        app.include_router(r)
+
+    @app.get("/healthz", tags=["meta"], include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(DomainError, _domain_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.url.path.startswith(("/auth", "/track")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    _add_error_responses(app)
+    return app

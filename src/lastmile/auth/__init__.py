@@ -1,0 +1,1 @@
+"""Accounts, roles and tenants: organizations, shippers, users, tokens, API keys, audit."""

@@ -1,0 +1,166 @@
+"""Who is calling, and may they? Every endpoint declares its callers with
+``Depends(allow(...))`` (or ``Depends(public)``); the authorization matrix test
+walks the app's routes and fails on any route that declares nothing.
+
+Credentials:
+
+* ``Authorization: Bearer lm_at_…`` -- a user's API token;
+* ``Authorization: Bearer lm_sk_…`` -- a shipper's API key (role ``shipper``);
+* the ``lastmile_session`` cookie -- a browser session; unsafe methods must also
+  carry the CSRF token (``X-CSRF-Token`` header or ``csrf_token`` form field).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..errors import Forbidden, Unauthorized
+from ..kit.ids import hash_secret
+from ..kit.time import utcnow
+from ..kit.web import get_app_settings, get_session
+from .models import AccessToken, Shipper, ShipperApiKey, User
+
+SESSION_COOKIE = "lastmile_session"
+CSRF_COOKIE = "lastmile_csrf"
+ACCESS_TOKEN_PREFIX = "lm_at_"
+API_KEY_PREFIX = "lm_sk_"
+ALL_ROLES = ("admin", "dispatcher", "driver", "shipper")
+STAFF = ("admin", "dispatcher")
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str  # admin | dispatcher | driver | shipper
+    id: str  # user id, or shipper id for API keys
+    organization_id: str
+    shipper_id: str | None = None
+    driver_id: str | None = None
+    via: str = "bearer"  # bearer | session | api_key
+
+    @property
+    def actor(self) -> str:
+        return f"{'shipper' if self.role == 'shipper' else 'user'}:{self.id}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF
+
+
+def csrf_token_for(settings: Settings, session_token: str) -> str:
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, b"csrf:" + session_token.encode(), sha256).hexdigest()
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def _user_principal(session: Session, user: User, via: str) -> Principal:
+    driver_id = None
+    if user.role == "driver":
+        from ..fleet.models import Driver
+
+        driver_id = session.scalar(select(Driver.id).where(Driver.user_id == user.id))
+    return Principal(user.role, user.id, user.organization_id, driver_id=driver_id, via=via)
+
+
+def _from_token(session: Session, token: str, kind: str) -> Principal | None:
+    row = session.execute(
+        select(AccessToken, User)
+        .join(User, User.id == AccessToken.user_id)
+        .where(AccessToken.token_hash == hash_secret(token), AccessToken.kind == kind)
+    ).first()
+    if row is None:
+        return None
+    tok, user = row
+    if tok.revoked_at is not None or tok.expires_at <= utcnow() or not user.active:
+        return None
+    return _user_principal(session, user, "session" if kind == "session" else "bearer")
+
+
+def _from_api_key(session: Session, key: str) -> Principal | None:
+    row = session.execute(
+        select(ShipperApiKey, Shipper)
+        .join(Shipper, Shipper.id == ShipperApiKey.shipper_id)
+        .where(ShipperApiKey.key_hash == hash_secret(key))
+    ).first()
+    if row is None:
+        return None
+    k, shipper = row
+    if k.revoked_at is not None or not shipper.active:
+        return None
+    return Principal("shipper", shipper.id, shipper.organization_id, shipper_id=shipper.id, via="api_key")
+
+
+async def authenticate(request: Request, session: Session, settings: Settings) -> Principal | None:
+    token = _bearer(request)
+    if token is not None:
+        if token.startswith(API_KEY_PREFIX):
+            p = _from_api_key(session, token)
+        elif token.startswith(ACCESS_TOKEN_PREFIX):
+            p = _from_token(session, token, "bearer")
+        else:
+            p = None
+        if p is None:
+            raise Unauthorized("the token or API key is not valid")
+        return p
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        p = _from_token(session, cookie, "session")
+        if p is None:
+            return None
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            sent = request.headers.get("x-csrf-token")
+            if sent is None and request.headers.get("content-type", "").startswith(
+                ("application/x-www-form-urlencoded", "multipart/form-data")
+            ):
+                form = await request.form()
+                value = form.get("csrf_token")
+                sent = value if isinstance(value, str) else None
+            if not sent or not hmac.compare_digest(sent, csrf_token_for(settings, cookie)):
+                raise Forbidden("missing or wrong CSRF token", code="csrf")
+        return p
+    return None
+
+
+def allow(*roles: str) -> Callable[..., Any]:
+    """Dependency: the caller must be authenticated with one of ``roles``."""
+    unknown = set(roles) - set(ALL_ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+
+    async def dependency(
+        request: Request,
+        session: Session = Depends(get_session),
+        settings: Settings = Depends(get_app_settings),
+    ) -> Principal:
+        p = await authenticate(request, session, settings)
+        if p is None:
+            raise Unauthorized("authentication required")
+        if p.role not in roles:
+            raise Forbidden(f"this action is not allowed for role {p.role}")
+        request.state.principal = p
+        return p
+
+    dependency.__roles__ = tuple(roles)  # type: ignore[attr-defined]
+    return dependency
+
+
+async def public() -> None:
+    """Dependency marking an endpoint as open to anyone (e.g. login, tracking by token)."""
+
+
+public.__roles__ = ("public",)  # type: ignore[attr-defined]

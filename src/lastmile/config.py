@@ -1,0 +1,98 @@
+"""Settings from the environment (``LASTMILE_*``), with secure defaults.
+
+The embedded default needs nothing: a SQLite file and a SQLite job queue in the
+user's data directory. Production (``LASTMILE_ENV=production``) refuses to start
+without a real secret key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "insecure-development-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used (e.g. production with the default secret)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LASTMILE_", env_file=None, extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("lastmile")))
+    # None: a SQLite file in data_dir. PostgreSQL: postgresql+psycopg://user@host/db
+    database_url: str | None = None
+    auto_migrate: bool = True  # run `alembic upgrade head` on start (SQLite only)
+    # None: embedded SQLite job queue in data_dir; redis://127.0.0.1:6379/0 in production
+    redis_url: str | None = None
+    queue_name: str = "lastmile"
+
+    # sessions and tokens
+    cookie_secure: bool = True
+    session_ttl_s: int = 12 * 3600
+    access_token_ttl_s: int = 30 * 24 * 3600
+    tracking_token_ttl_s: int = 7 * 24 * 3600  # after the order is completed
+
+    # geocoding: a Nominatim-compatible service; None means lat/lon must be given
+    geocoder_url: str | None = None
+    geocoder_user_agent: str = "lastmile"
+    geocoder_timeout_s: float = 5.0
+
+    # webhooks
+    webhook_timeout_s: float = 10.0
+    webhook_retry_for_s: int = 3 * 24 * 3600  # keep retrying this long (>= 24 h)
+    # receivers on loopback/private networks: None means allowed except in production
+    webhook_allow_private: bool | None = None
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def webhooks_may_reach_private(self) -> bool:
+        return (not self.production) if self.webhook_allow_private is None else self.webhook_allow_private
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'lastmile.db'}"
+
+    @property
+    def huey_path(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    def check(self) -> None:
+        """Refuse settings that are unsafe for the current mode."""
+        key = self.secret_key.get_secret_value()
+        if self.production:
+            if not key or key == DEFAULT_SECRET or len(key) < 32:
+                raise ConfigError(
+                    "LASTMILE_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if not self.cookie_secure:
+                raise ConfigError("LASTMILE_COOKIE_SECURE must stay true in production")
+        if self.webhook_retry_for_s < 24 * 3600:
+            raise ConfigError("LASTMILE_WEBHOOK_RETRY_FOR_S must be at least 86400 (24 h)")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the common spellings and pick the psycopg 3 driver for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Depots: where routes start and end, each in its time zone."""

@@ -1,0 +1,1 @@
+"""Plans and routes: optimization jobs, their results, publishing to drivers."""

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, JsonType, UTCDateTime
+from ..kit.ids import new_id
+from ..kit.time import utcnow
+
+PLAN_STATUSES = ("queued", "running", "done", "failed", "published")
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pln"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    date: Mapped[date]
+    depot_ids: Mapped[list[str]] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    progress: Mapped[float] = mapped_column(default=0.0)  # 0..1
+    message: Mapped[str] = mapped_column(Text, default="")
+    options: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    unassigned: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)
+    backend: Mapped[str] = mapped_column(String(40), default="")
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Route(Base):
+    __tablename__ = "routes"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rte"))
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id"))
+    driver_id: Mapped[str | None] = mapped_column(ForeignKey("drivers.id"), index=True)
+    shift_id: Mapped[str | None] = mapped_column(ForeignKey("shifts.id"))
+    depot_id: Mapped[str] = mapped_column(ForeignKey("depots.id"))
+    depart_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    arrive_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    distance_m: Mapped[int]
+    duration_s: Mapped[int]
+    published: Mapped[bool] = mapped_column(default=False)
+
+
+class RouteStop(Base):
+    __tablename__ = "route_stops"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("rst"))
+    route_id: Mapped[str] = mapped_column(ForeignKey("routes.id"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    seq: Mapped[int]
+    arrival_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    travel_s: Mapped[int] = mapped_column(default=0)
+    distance_m: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,1 @@
+"""The append-only event log: every domain change, in order, never edited."""

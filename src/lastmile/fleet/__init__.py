@@ -1,0 +1,1 @@
+"""Vehicles, drivers and their shifts."""

@@ -1,0 +1,45 @@
+"""FastAPI plumbing shared by every domain: the request's session and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..db import Database
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request. Services never commit; the endpoint does.
+    Anything not committed is rolled back when the request ends."""
+    db: Database = request.app.state.db
+    factory = db.read_sessions if request.method in ("GET", "HEAD", "OPTIONS") else db.sessions
+    session = factory()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def snapshot(obj: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Column values of an ORM object as JSON-safe data (for audit before/after)."""
+    out: dict[str, Any] = {}
+    for attr in sa_inspect(obj).mapper.column_attrs:
+        if attr.key in exclude or "hash" in attr.key or attr.key == "secret":
+            continue
+        v = getattr(obj, attr.key)
+        out[attr.key] = v.isoformat() if isinstance(v, date | datetime) else v
+    return out

@@ -1,0 +1,1 @@
+"""Orders: what to deliver or pick up, where, when, for whom."""

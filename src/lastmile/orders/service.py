@@ -1,0 +1,201 @@
+"""Order rules: creation, updates, the status machine, tracking tokens.
+Services flush; the endpoint commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..auth.access import Principal
+from ..auth.models import Shipper
+from ..auth.service import record_audit
+from ..config import Settings
+from ..depots.models import Depot
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..events.service import emit, has_event
+from ..kit.ids import hash_secret, new_secret
+from ..kit.time import utcnow
+from ..kit.web import snapshot
+from .geocoding import Geocoder
+from .models import COMPLETED, Order, OrderStatusChange, TrackingToken
+from .schemas import OrderCreate, OrderOut, OrderUpdate
+
+# event type -> statuses it may follow; the new status (None: no change)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "assigned": (("pending", "assigned"), "assigned"),
+    "out_for_delivery": (("assigned",), "out_for_delivery"),
+    "approaching": (("out_for_delivery",), None),
+    "delivered": (("out_for_delivery",), "delivered"),
+    "failed": (("assigned", "out_for_delivery"), "failed"),
+    "returned": (("failed", "out_for_delivery"), "returned"),
+    "cancelled": (("pending", "assigned", "failed"), "cancelled"),
+    "rescheduled": (("failed",), "pending"),
+}
+
+
+def to_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        shipper_id=order.shipper_id,
+        depot_id=order.depot_id,
+        reference=order.reference,
+        date=order.date,
+        kind=order.kind,
+        status=order.status,
+        address=order.address,
+        lat=order.lat,
+        lon=order.lon,
+        geocoded=order.geocoded,
+        contact={"name": order.contact_name, "phone": order.contact_phone, "email": order.contact_email or None},
+        language=order.language,
+        windows=order.windows,  # type: ignore[arg-type]
+        service_s=order.service_s,
+        demand={"kg": order.demand_kg, "litres": order.demand_litres, "parcels": order.demand_parcels},
+        items=order.items,
+        skills=order.skills,
+        priority=order.priority,
+        cod={"amount": order.cod_amount, "currency": order.cod_currency} if order.cod_currency else None,
+        instructions=order.instructions,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        completed_at=order.completed_at,
+    )
+
+
+def _payload(order: Order) -> dict[str, Any]:
+    return to_out(order).model_dump(mode="json")
+
+
+def _apply(order: Order, data: dict[str, Any]) -> None:
+    simple = ("reference", "date", "address", "language", "service_s", "items", "skills", "priority", "instructions")
+    for k in simple:
+        if k in data and data[k] is not None:
+            setattr(order, k, data[k])
+    if data.get("lat") is not None:
+        order.lat, order.lon, order.geocoded = data["lat"], data["lon"], False
+    if data.get("contact") is not None:
+        c = data["contact"]
+        order.contact_name, order.contact_phone, order.contact_email = c["name"], c["phone"], c.get("email") or ""
+    if data.get("windows") is not None:
+        order.windows = [
+            {"start": w["start"].isoformat(), "end": w["end"].isoformat()} for w in data["windows"]
+        ]
+    if data.get("demand") is not None:
+        d = data["demand"]
+        order.demand_kg, order.demand_litres, order.demand_parcels = d["kg"], d["litres"], d["parcels"]
+    if "cod" in data:
+        cod = data["cod"]
+        order.cod_amount = cod["amount"] if cod else 0
+        order.cod_currency = cod["currency"] if cod else None
+
+
+def resolve_shipper(session: Session, p: Principal, shipper_id: str | None) -> str | None:
+    if p.role == "shipper":
+        if shipper_id is not None and shipper_id != p.shipper_id:
+            raise Forbidden("a shipper may create orders only for itself", field="shipper_id")
+        return p.shipper_id
+    if shipper_id is None:
+        return None
+    shipper = session.get(Shipper, shipper_id)
+    if shipper is None or shipper.organization_id != p.organization_id:
+        raise Invalid(f"shipper {shipper_id} does not exist", field="shipper_id")
+    return shipper_id
+
+
+def check_depot(session: Session, p: Principal, depot_id: str, field: str = "depot_id") -> Depot:
+    depot = session.get(Depot, depot_id)
+    if depot is None or depot.organization_id != p.organization_id:
+        raise Invalid(f"depot {depot_id} does not exist", field=field)
+    return depot
+
+
+def create_order(session: Session, p: Principal, body: OrderCreate, geocoder: Geocoder) -> Order:
+    shipper_id = resolve_shipper(session, p, body.shipper_id)
+    check_depot(session, p, body.depot_id)
+    data = body.model_dump()
+    geocoded = False
+    if body.lat is None:
+        found = geocoder.geocode(body.address)
+        if found is None:
+            raise Invalid("the address could not be geocoded; give lat and lon", field="address")
+        data["lat"], data["lon"] = found
+        geocoded = True
+    order = Order(
+        organization_id=p.organization_id,
+        shipper_id=shipper_id,
+        depot_id=body.depot_id,
+        kind=body.kind,
+        status="pending",
+        lat=data["lat"],
+        lon=data["lon"],
+    )
+    _apply(order, data)
+    order.geocoded = geocoded
+    session.add(order)
+    session.flush()
+    session.add(OrderStatusChange(order_id=order.id, from_status=None, to_status="pending", actor=p.actor))
+    record_audit(session, p, "order.create", "order", order.id, None, snapshot(order))
+    emit(session, p.organization_id, "order.created", "order", order.id, p.actor, _payload(order), shipper_id=shipper_id)
+    return order
+
+
+def update_order(session: Session, p: Principal, order: Order, body: OrderUpdate) -> Order:
+    if order.status != "pending":
+        raise Conflict(f"an order that is {order.status} cannot be changed", field="status")
+    data = body.model_dump(exclude_unset=True)
+    before = snapshot(order)
+    _apply(order, data)
+    order.updated_at = utcnow()
+    session.flush()
+    record_audit(session, p, "order.update", "order", order.id, before, snapshot(order))
+    emit(session, p.organization_id, "order.updated", "order", order.id, p.actor, {"changed": sorted(data)})
+    return order
+
+
+def transition(
+    session: Session, actor: Principal | str, order: Order, event: str, reason: str = ""
+) -> bool:
+    """Move an order through its status machine; write history, event log, webhook outbox.
+    Returns False when nothing happened (a repeated ``approaching``)."""
+    allowed_from, to = TRANSITIONS[event]
+    if order.status not in allowed_from:
+        raise Conflict(f"cannot mark an order that is {order.status} as {event}", field="type")
+    actor_name = actor.actor if isinstance(actor, Principal) else actor
+    if event == "approaching":
+        if has_event(session, order.id, "order.approaching"):
+            return False  # tell the customer once
+    before = snapshot(order) if isinstance(actor, Principal) else None
+    if to is not None and (to != order.status or event == "assigned"):
+        session.add(OrderStatusChange(order_id=order.id, from_status=order.status, to_status=to, actor=actor_name, reason=reason))
+        order.status = to
+        order.updated_at = utcnow()
+        order.completed_at = utcnow() if to in COMPLETED else None
+    session.flush()
+    if isinstance(actor, Principal):
+        record_audit(session, actor, f"order.{event}", "order", order.id, before, snapshot(order))
+    emit(session, order.organization_id, f"order.{event}", "order", order.id, actor_name,
+         {**_payload(order), **({"reason": reason} if reason else {})}, shipper_id=order.shipper_id)
+    return True
+
+
+def issue_tracking_token(session: Session, order: Order) -> str:
+    token = new_secret("", 24)  # 192 bits
+    session.add(TrackingToken(order_id=order.id, token_hash=hash_secret(token)))
+    session.flush()
+    return token
+
+
+def order_for_tracking_token(session: Session, settings: Settings, token: str) -> Order:
+    row = session.execute(
+        select(Order).join(TrackingToken, TrackingToken.order_id == Order.id).where(
+            TrackingToken.token_hash == hash_secret(token)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("tracking link not found")
+    if row.completed_at is not None and utcnow() > row.completed_at + timedelta(seconds=settings.tracking_token_ttl_s):
+        raise NotFound("tracking link has expired")
+    return row

@@ -1,0 +1,1 @@
+"""Webhooks for shippers: subscriptions, the outbox, signed delivery with retries."""

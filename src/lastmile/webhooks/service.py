@@ -1,0 +1,171 @@
+"""Standard Webhooks delivery: outbox rows written with the change, sent after
+commit by the worker, signed, retried with exponential backoff for days.
+
+Signature: ``webhook-signature: v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>``
+where the secret is the base64 part of ``whsec_…``. Receivers deduplicate by
+``webhook-id`` (one id per event and subscription, the same on every retry)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import logging
+import random
+import secrets
+import socket
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlparse
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..db import Database
+from ..kit.time import utcnow
+from .models import WebhookAttempt, WebhookMessage, WebhookSubscription
+
+log = logging.getLogger("lastmile.webhooks")
+# seconds to wait after attempt n (1-based); the last value repeats until retry_for_s runs out
+BACKOFF_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
+LEASE_S = 120
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    mac = hmac.new(key, f"{msg_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def backoff_s(attempts: int, jitter: bool = True) -> float:
+    base = BACKOFF_S[min(attempts, len(BACKOFF_S)) - 1]
+    return base * (random.uniform(0.9, 1.1) if jitter else 1.0)
+
+
+def write_outbox(session: Session, shipper_id: str, event_id: str, event_type: str, body: str) -> int:
+    """One outbox row per active subscription of this shipper that wants this event."""
+    subs = session.scalars(
+        select(WebhookSubscription).where(
+            WebhookSubscription.shipper_id == shipper_id, WebhookSubscription.active.is_(True)
+        )
+    )
+    n = 0
+    now = utcnow()
+    for sub in subs:
+        if event_type in sub.events:
+            session.add(WebhookMessage(subscription_id=sub.id, event_id=event_id, event_type=event_type,
+                                       body=body, created_at=now, next_attempt_at=now))
+            n += 1
+    if n:
+        from ..jobs.queue import after_commit, db_ref
+        from .tasks import deliver_webhooks_task
+
+        url = session.get_bind().engine.url.render_as_string(hide_password=False)
+        after_commit(session, deliver_webhooks_task, db_ref(url))
+    return n
+
+
+def _private_target(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False  # unresolvable: the request fails on its own
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            return True
+    return False
+
+
+def _claim(db: Database, now: datetime, limit: int) -> list[str]:
+    with db.session() as s:
+        ids = list(s.scalars(
+            select(WebhookMessage.id)
+            .where(WebhookMessage.status == "pending", WebhookMessage.next_attempt_at <= now,
+                   or_(WebhookMessage.lease_until.is_(None), WebhookMessage.lease_until < now))
+            .order_by(WebhookMessage.next_attempt_at, WebhookMessage.id)
+            .limit(limit)
+        ))
+        claimed = []
+        for mid in ids:
+            res = s.execute(
+                update(WebhookMessage)
+                .where(WebhookMessage.id == mid, WebhookMessage.status == "pending",
+                       or_(WebhookMessage.lease_until.is_(None), WebhookMessage.lease_until < now))
+                .values(lease_until=now + timedelta(seconds=LEASE_S))
+            )
+            if res.rowcount == 1:
+                claimed.append(mid)
+        s.commit()
+    return claimed
+
+
+def deliver_due(
+    db: Database, settings: Settings, *, now: datetime | None = None, client: httpx.Client | None = None,
+    limit: int = 200,
+) -> dict[str, int]:
+    """Send every due message once; schedule retries for failures. Returns counts."""
+    now = now or utcnow()
+    counts = {"delivered": 0, "retry": 0, "failed": 0}
+    own = client is None
+    client = client or httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
+    try:
+        for mid in _claim(db, now, limit):
+            with db.session() as s:
+                msg = s.get(WebhookMessage, mid)
+                sub = s.get(WebhookSubscription, msg.subscription_id) if msg else None
+                if msg is None or sub is None:
+                    continue
+                status_code: int | None = None
+                error = ""
+                t0 = time.perf_counter()
+                if not sub.active:
+                    error = "subscription is disabled"
+                elif not settings.webhooks_may_reach_private and _private_target(sub.url):
+                    error = "receiver address is on a private network"
+                else:
+                    ts = int(time.time())
+                    headers = {
+                        "content-type": "application/json",
+                        "user-agent": "lastmile-webhooks/1",
+                        "webhook-id": msg.id,
+                        "webhook-timestamp": str(ts),
+                        "webhook-signature": sign(sub.secret, msg.id, ts, msg.body),
+                    }
+                    try:
+                        resp = client.post(sub.url, content=msg.body.encode(), headers=headers)
+                        status_code = resp.status_code
+                        if not 200 <= resp.status_code < 300:
+                            error = f"HTTP {resp.status_code}"
+                    except httpx.HTTPError as e:
+                        error = f"{type(e).__name__}: {str(e)[:200]}"
+                ms = int((time.perf_counter() - t0) * 1000)
+                s.add(WebhookAttempt(message_id=msg.id, subscription_id=sub.id, at=now, status_code=status_code,
+                                     error=error, duration_ms=ms))
+                msg.attempts += 1
+                msg.lease_until = None
+                if not error:
+                    msg.status, msg.delivered_at, msg.last_error = "delivered", now, ""
+                    counts["delivered"] += 1
+                else:
+                    msg.last_error = error[:500]
+                    nxt = now + timedelta(seconds=backoff_s(msg.attempts))
+                    if not sub.active or nxt > msg.created_at + timedelta(seconds=settings.webhook_retry_for_s):
+                        msg.status = "failed"
+                        counts["failed"] += 1
+                    else:
+                        msg.next_attempt_at = nxt
+                        counts["retry"] += 1
+                s.commit()
+    finally:
+        if own:
+            client.close()
+    return counts
