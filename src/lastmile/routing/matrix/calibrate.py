@@ -12,20 +12,25 @@ and reports the mean and 90th-percentile relative error ``|predicted - routed|
 straight line are left out: a stop across the street is not what a detour
 factor is for, and its relative error says nothing.
 
-Measured on the shipped extracts (``bench/roads.py``, 300 random road points
-per extract, pairs at least 250 m apart, our free-flow car profile):
+Measured on the shipped extracts (``bench/roads.py``: 300 random points on
+the main road network of each, by road length; pairs at least 250 m apart;
+our free-flow car profile, ``osm_read``):
 
-=============== ========= ========= ========== ========
-extract         circuity  speed     mean err   p90 err
-=============== ========= ========= ========== ========
-baltimore       1.36      26.0 km/h 20 %       39 %
-harrisburg      1.35      30.9 km/h 23 %       46 %
-aguascalientes  1.34      22.6 km/h 15 %       28 %
-monaco          1.60      18.1 km/h 20 %       37 %
-all four pooled 1.36      26.0 km/h 23 %       45 %
-=============== ========= ========= ========== ========
+=============== ======== ========== ======== ======= =========================
+extract         circuity speed      mean err p90 err with the defaults (1.5, 40)
+=============== ======== ========== ======== ======= =========================
+baltimore       1.41     39.4 km/h  20 %     49 %    20 % / 48 %
+harrisburg      1.47     44.1 km/h  20 %     40 %    22 % / 46 %
+aguascalientes  1.57     34.5 km/h  21 %     44 %    26 % / 50 %
+monaco          1.75     40.9 km/h  31 %     64 %    33 % / 67 %
+all four pooled 1.52     40.1 km/h  25 %     54 %    25 % / 54 %
+=============== ======== ========== ======== ======= =========================
 
-The defaults of ``HaversineProvider`` are the pooled fit, rounded.
+``HaversineProvider``'s defaults are the pooled fit, rounded: circuity 1.5
+at 40 km/h. Time errors barely move with the rounding because only the ratio
+circuity / speed matters for time; the circuity sets distances. The p90 is
+high because short legs vary most (one block, or around a one-way loop): the
+fallback is an estimate, and every matrix says which provider made it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Great-circle distance x circuity at an urban speed: the fallback when no road
 data is available. Estimates, and labelled as such (``provider = "haversine"``).
 
-Defaults: road distance is a median 1.45x the straight line on real city
-extracts and 1.3x at 39 km/h came within ~24 % of routed times (see
-``shared/osm/README.md``); we use circuity 1.35 at 36 km/h free-flow until the
-road-graph calibration replaces these numbers.
+Defaults calibrated against the road graph of the four shipped OpenStreetMap
+extracts (Baltimore, Harrisburg, Aguascalientes, Monaco; 300 random road points
+each, pairs at least 250 m apart; ``matrix/calibrate.py``, ``bench/roads.py``):
+road distance is a median 1.52x the straight line; with 1.5x at 40 km/h the
+travel time is off from the routed time by 25 % on average, 54 % at the 90th
+percentile (per extract: 20-33 % mean). Treat any single leg as a rough guess.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class HaversineProvider:
 
     name = "haversine"
 
-    def __init__(self, circuity: float = 1.35, speed_kmh: float = 36.0) -> None:
+    def __init__(self, circuity: float = 1.5, speed_kmh: float = 40.0) -> None:
         if circuity < 1.0 or speed_kmh <= 0:
             raise ValueError("circuity must be >= 1 and speed positive")
         self.circuity = circuity
