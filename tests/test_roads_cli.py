@@ -10,13 +10,14 @@ import socket
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
 
 from lastmile.roads_cli import roads_app
-from lastmile.routing.matrix.road_graph import RoadGraph
 from lastmile.roads_fetch import FetchError, bbox_name, parse_bbox
+from lastmile.routing.matrix.road_graph import RoadGraph
 
 OSM = Path(__file__).resolve().parents[1] / ".." / "shared" / "osm"
 BALTIMORE = OSM / "baltimore.osm.pbf"
@@ -32,7 +33,7 @@ def _run(*args: str):
 class RangeHandler(SimpleHTTPRequestHandler):
     """Static files with single ``Range: bytes=N-`` support; records each Range asked for."""
 
-    ranges: list[str | None] = []
+    ranges: ClassVar[list[str | None]] = []
 
     def __init__(self, *a, **kw) -> None:
         super().__init__(*a, directory=str(OSM), **kw)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,8 +28,6 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from .routing.matrix.osm_read import ATTRIBUTION, RoadDataError
-from .routing.matrix.road_graph import RoadGraph
 from .roads_fetch import (
     LAREDO_BBOX,
     FetchError,
@@ -40,6 +38,8 @@ from .roads_fetch import (
     parse_bbox,
     urls_from,
 )
+from .routing.matrix.osm_read import ATTRIBUTION, RoadDataError
+from .routing.matrix.road_graph import RoadGraph
 
 roads_app = typer.Typer(help="Road data from OpenStreetMap: build the graph, fetch extracts.",
                         no_args_is_help=True, add_completion=False)
@@ -84,7 +84,7 @@ def _report(g: RoadGraph) -> None:
 @roads_app.command("build")
 def build_cmd(
     file: Annotated[Path, typer.Argument(help="an OpenStreetMap extract (.osm.pbf)")],
-    cache_dir: Annotated[Optional[Path], typer.Option(help="where built graphs are kept")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="where built graphs are kept")] = None,
     rebuild: Annotated[bool, typer.Option(help="ignore a cached graph and build again")] = False,
 ) -> None:
     """Build (or load from cache) the drivable road graph of FILE and print its figures."""
@@ -100,16 +100,16 @@ def build_cmd(
 @roads_app.command("fetch")
 def fetch_cmd(
     bbox: Annotated[str, typer.Option(help="min_lon,min_lat,max_lon,max_lat")] = ",".join(map(str, LAREDO_BBOX)),
-    url: Annotated[Optional[list[str]], typer.Option(
+    url: Annotated[list[str] | None, typer.Option(
         "--url", help="extract(s) to download (repeat for several); default: $LASTMILE_ROADS_URL, "
                       "else Texas and Mexico from Geofabrik")] = None,
-    sha256: Annotated[Optional[list[str]], typer.Option(
+    sha256: Annotated[list[str] | None, typer.Option(
         "--sha256", help="expected SHA-256 of each download, in --url order")] = None,
-    checksum_url: Annotated[Optional[list[str]], typer.Option(
+    checksum_url: Annotated[list[str] | None, typer.Option(
         "--checksum-url", help="URL of a checksum file for each download, in --url order")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="where downloads and the clip go")] = None,
-    name: Annotated[Optional[str], typer.Option(help="name of the clipped extract")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="where built graphs are kept")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="where downloads and the clip go")] = None,
+    name: Annotated[str | None, typer.Option(help="name of the clipped extract")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="where built graphs are kept")] = None,
     no_build: Annotated[bool, typer.Option("--no-build", help="download and clip only")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the server")] = 30.0,
 ) -> None:
@@ -131,7 +131,7 @@ def fetch_cmd(
                           console=err, transient=True) as bar:
                 task = bar.add_task(f"downloading {dest.name}", total=None)
                 download(u, dest, checksum=expected, timeout=timeout,
-                         progress=lambda done, total, _m: bar.update(task, completed=done, total=total))
+                         progress=lambda done, total, _m, t=task: bar.update(t, completed=done, total=total))
             out.print(f"downloaded {u} -> {dest} ({dest.stat().st_size:,} bytes"
                       + (", checksum ok)" if expected else ")"), highlight=False)
             files.append(dest)

@@ -15,7 +15,11 @@ import pytest
 
 from lastmile.routing.domain import LatLon
 from lastmile.routing.matrix.calibrate import sample_points
-from lastmile.routing.matrix.road import OSRMProvider, RoadServiceError, ValhallaProvider
+from lastmile.routing.matrix.road import (
+    OSRMProvider,
+    RoadServiceError,
+    ValhallaProvider,
+)
 from lastmile.routing.matrix.road_graph import RoadGraphProvider
 from lastmile.routing.ports import MatrixProvider
 

@@ -53,7 +53,7 @@ class Pairs:
     road_m: np.ndarray
     road_s: np.ndarray
 
-    def __add__(self, other: "Pairs") -> "Pairs":
+    def __add__(self, other: Pairs) -> Pairs:
         return Pairs(*(np.concatenate((a, b)) for a, b in
                        ((self.straight_m, other.straight_m), (self.road_m, other.road_m),
                         (self.road_s, other.road_s))))

@@ -1,6 +1,6 @@
 """Read the drivable road network out of an OpenStreetMap ``.osm.pbf`` file.
 
-This module is the only one that imports pyosmium (``osmium`` on PyPI). It
+This is the engine's only module that imports pyosmium (``osmium`` on PyPI). It
 turns highway ways into flat numpy arrays: one row per way node reference,
 plus per-way speeds in each direction (0 = not allowed that way). The graph
 itself (intersections, segments, components) is built in ``road_graph``.

@@ -46,6 +46,7 @@ from ..ports import Matrix
 from .haversine import great_circle_m
 from .osm_read import ATTRIBUTION, Progress, RawWays, RoadDataError, read_ways
 from .road_snap import OffNetworkError, SnapIndex, SnapReport, StopSnap
+from .route_line import RoadRoute, encode_polyline
 
 __all__ = [
     "ATTRIBUTION", "GRAPH_VERSION", "OffNetworkError", "RoadDataError", "RoadGraph",
@@ -63,6 +64,15 @@ def sha256_of(path: str | Path, block: int = 2**20) -> str:
         while chunk := f.read(block):
             h.update(chunk)
     return h.hexdigest()
+
+
+def extract_name(path: str | Path) -> str:
+    """``monaco-latest.osm.pbf`` -> ``monaco-latest``."""
+    name = Path(path).name
+    for suffix in (".osm.pbf", ".pbf", ".osm.bz2", ".osm.gz", ".osm", ".xml"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or "extract"
+    return name or "extract"
 
 
 def default_cache_dir() -> Path:
@@ -137,7 +147,7 @@ class RoadGraph:
     @classmethod
     def from_pbf(cls, path: str | Path, cache_dir: str | Path | None = None, *,
                  use_cache: bool = True, rebuild: bool = False,
-                 progress: Progress | None = None) -> "RoadGraph":
+                 progress: Progress | None = None) -> RoadGraph:
         """The graph of ``path``, from the cache when it holds one for this exact file.
         ``rebuild`` ignores a cached graph but writes the new one; ``use_cache=False``
         neither reads nor writes the cache."""
@@ -145,7 +155,7 @@ class RoadGraph:
         if not path.is_file():
             raise RoadDataError(f"{path}: no such file")
         sha = sha256_of(path)
-        name = path.name.split(".")[0] or "extract"
+        name = extract_name(path)
         cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         cpath = cdir / f"{name}-{sha[:16]}-v{GRAPH_VERSION}.npz"
         if use_cache and not rebuild and cpath.is_file():
@@ -177,7 +187,7 @@ class RoadGraph:
         self.cache_path = path
 
     @classmethod
-    def load(cls, path: str | Path) -> "RoadGraph":
+    def load(cls, path: str | Path) -> RoadGraph:
         with np.load(path, allow_pickle=False) as z:
             meta = [str(x) for x in z["meta"]]
             if meta[2] != str(GRAPH_VERSION):
@@ -266,53 +276,6 @@ def build_graph(raw: RawWays, name: str, sha: str) -> RoadGraph:
     return g
 
 
-@dataclass(frozen=True)
-class RoadRoute:
-    """A drivable line through a sequence of locations, for maps.
-
-    ``points`` are (lat, lon) along the roads, starting and ending at the given
-    locations; ``legs`` are (distance_m, duration_s) between consecutive ones."""
-
-    points: tuple[LatLon, ...]
-    distance_m: int
-    duration_s: int
-    legs: tuple[tuple[int, int], ...]
-    provider: str
-    attribution: str = ATTRIBUTION
-
-    def coordinates(self) -> list[list[float]]:
-        """GeoJSON order: [lon, lat]."""
-        return [[round(p.lon, 7), round(p.lat, 7)] for p in self.points]
-
-    def geojson(self) -> dict:
-        return {
-            "type": "Feature",
-            "geometry": {"type": "LineString", "coordinates": self.coordinates()},
-            "properties": {"distance_m": self.distance_m, "duration_s": self.duration_s,
-                           "provider": self.provider, "attribution": self.attribution},
-        }
-
-    def polyline(self, precision: int = 5) -> str:
-        return encode_polyline(self.points, precision)
-
-
-def encode_polyline(points: Sequence[LatLon], precision: int = 5) -> str:
-    """The encoded polyline format (precision 5 as Google/OSRM, 6 as Valhalla)."""
-    out: list[str] = []
-    factor = 10**precision
-    plat = plon = 0
-    for p in points:
-        lat, lon = round(p.lat * factor), round(p.lon * factor)
-        for d in (lat - plat, lon - plon):
-            d = ~(d << 1) if d < 0 else d << 1
-            while d >= 0x20:
-                out.append(chr((0x20 | (d & 0x1F)) + 63))
-                d >>= 5
-            out.append(chr(d + 63))
-        plat, plon = lat, lon
-    return "".join(out)
-
-
 @dataclass
 class _Query:
     """The main network with the snapped locations spliced in as vertices."""
@@ -364,7 +327,7 @@ class RoadGraphProvider:
 
     @classmethod
     def from_pbf(cls, path: str | Path, cache_dir: str | Path | None = None, *,
-                 progress: Progress | None = None, **kwargs) -> "RoadGraphProvider":
+                 progress: Progress | None = None, **kwargs) -> RoadGraphProvider:
         return cls(RoadGraph.from_pbf(path, cache_dir, progress=progress), **kwargs)
 
     # --- snapping ---

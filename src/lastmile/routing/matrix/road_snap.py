@@ -85,7 +85,7 @@ def _far(m: float) -> str:
 
 
 class SnapIndex:
-    def __init__(self, road: "RoadGraph") -> None:
+    def __init__(self, road: RoadGraph) -> None:
         self.road = road
         self.lat0 = float(np.mean(road.vert_lat)) if road.vertices else 0.0
         self.kx = math.cos(math.radians(self.lat0)) * _M_PER_DEG
@@ -113,7 +113,7 @@ class SnapIndex:
         return cKDTree(pts), owner, sub_seg, k, a, b
 
     def _nearest(self, index: tuple, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        tree, owner, sub_seg, k, a, b = index
+        tree, owner, _, _, a, b = index
         kk = min(_K, tree.n)
         _, cand = tree.query(xy, k=kk)
         cand = owner[np.asarray(cand).reshape(xy.shape[0], kk)]
