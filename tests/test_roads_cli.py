@@ -167,3 +167,16 @@ def test_fetch_rejects_bad_options(tmp_path):
     assert r.exit_code == 1 and "one per URL" in r.output
     with pytest.raises(FetchError):
         parse_bbox("10,10,5,5")
+
+
+def test_clip_merges_and_deduplicates_extracts(tmp_path):
+    from lastmile.roads_fetch import clip_roads
+
+    box = parse_bbox(DOWNTOWN)
+    one = clip_roads([BALTIMORE], box, tmp_path / "one.osm.pbf")
+    twice = clip_roads([BALTIMORE, BALTIMORE], box, tmp_path / "twice.osm.pbf")  # overlapping inputs
+    assert (one.ways, one.nodes) == (twice.ways, twice.nodes)
+    both = clip_roads([BALTIMORE, OSM / "harrisburg.osm.pbf"], (-77.0, 39.2, -76.5, 40.4), tmp_path / "both.osm.pbf")
+    g = RoadGraph.from_pbf(both.path, tmp_path / "c")
+    w, s, e, n = g.bbox
+    assert s < 39.3 and n > 40.2  # Baltimore and Harrisburg in one file
