@@ -227,3 +227,14 @@ def test_calibration_of_the_fallback(baltimore):
     for speed in (cal.speed_kmh * 0.8, cal.speed_kmh * 1.25):
         assert errors(p, cal.circuity, speed)[0] >= cal.mean_rel_error - 1e-9
     assert HaversineProvider().matrix(pts).provider == "haversine"
+
+
+def test_time_of_day_model_runs_on_road_matrices(baltimore, points):
+    from lastmile.routing.matrix.timedep import TimeDependentModel, TrafficProfile, Zone, hm, Slowdown
+
+    rush = TrafficProfile((Zone("citywide", (Slowdown(hm("07:00"), hm("09:00"), 1.5),)),))
+    m = baltimore.matrix(points[:5])
+    td = TimeDependentModel(m, points[:5], rush, weekday=0)
+    assert td.provider == "road-graph:baltimore"
+    assert td.travel(0, 1, hm("12:00")) == m.durations[0, 1]
+    assert td.travel(0, 1, hm("07:30")) >= 1.45 * m.durations[0, 1]
