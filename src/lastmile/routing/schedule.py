@@ -27,10 +27,11 @@ class Timing:
     late: tuple[Lateness, ...]  # stops whose service starts after their last window
     overtime_s: int  # past the shift end or max working time, whichever is worse
     missed_breaks: tuple[str, ...]
+    overload: tuple[str, ...] = ()  # dimensions where the load on board exceeds capacity
 
     @property
     def ok(self) -> bool:
-        return not self.late and self.overtime_s <= 0 and not self.missed_breaks
+        return not self.late and self.overtime_s <= 0 and not self.missed_breaks and not self.overload
 
 
 class Context:
@@ -100,8 +101,10 @@ def _schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: i
         if ctx.stops[sid].kind is StopKind.DELIVERY:
             load = [a + b for a, b in zip(load, d)]
     start_load = tuple(load)
+    peak = list(load)
 
-    pending: list[Break] = sorted(vehicle.breaks, key=lambda b: b.window.start)
+    # Breaks whose window closed before the day starts are not owed.
+    pending: list[Break] = sorted((b for b in vehicle.breaks if b.window.end >= depart), key=lambda b: b.window.start)
     visits: list[Visit] = []
     late: list[Lateness] = []
     missed: list[str] = []
@@ -149,6 +152,7 @@ def _schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: i
             load = [a - b for a, b in zip(load, d)]
         else:
             load = [a + b for a, b in zip(load, d)]
+            peak = [max(p, x) for p, x in zip(peak, load)]
         visits.append(Visit(VisitKind.STOP, sid, at_stop, start, start + stop.service_s,
                             leg_travel, leg_dist, tuple(load)))
         total_dist += dist
@@ -174,4 +178,7 @@ def _schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: i
         overtime = max(overtime, route.arrive - vehicle.shift.end)
         if vehicle.max_work_s is not None:
             overtime = max(overtime, route.duration_s - vehicle.max_work_s)
-    return Timing(route, tuple(late), overtime, tuple(missed))
+    over: tuple[str, ...] = ()
+    if vehicle.capacity:
+        over = tuple(dim for dim, p, c in zip(ctx.problem.dimensions, peak, vehicle.capacity) if p > c)
+    return Timing(route, tuple(late), overtime, tuple(missed), over)

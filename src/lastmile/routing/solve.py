@@ -149,6 +149,12 @@ def _repair(ctx: Context, vid: str, seq: list[str]) -> tuple[list[str], list[tup
                       "with today's traffic")
             seq.remove(worst.stop_id)
             removed.append((worst.stop_id, reason, "window"))
+        elif tm.overload:
+            # Too much on board at some point: let the biggest load of the overloaded kind go.
+            dims = [ctx.problem.dimensions.index(d) for d in tm.overload]
+            sid = max(seq, key=lambda x: sum(ctx.demand(ctx.stops[x])[k] for k in dims))
+            seq.remove(sid)
+            removed.append((sid, "every suitable vehicle is full", "capacity_fleet"))
         else:
             # Overtime or a break that no longer fits: let the last stop go.
             sid = seq.pop()

@@ -1,0 +1,201 @@
+"""The ``lastmile`` command. Each command is thin: parse, call the domain, print.
+
+User errors (missing files, bad rows, bad options) print a clear message and
+exit non-zero; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="lastmile: route optimization and delivery operations for Laredo / Nuevo Laredo and beyond.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_DAY = REPO_ROOT / "examples" / "laredo-day"
+
+
+class OutFormat(str, Enum):
+    lastmile = "lastmile"
+    vroom = "vroom"
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    pyvrp = "pyvrp"
+    ortools = "ortools"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def plan(
+    input: Annotated[Path, typer.Argument(help="A folder with stops.csv, vehicles.csv and depots.csv; a stops CSV "
+                                                "(vehicles.csv and depots.csv beside it unless given); or VROOM JSON.")],
+    vehicles: Annotated[Optional[Path], typer.Option(help="vehicles CSV (default: vehicles.csv beside the input)")] = None,
+    depots: Annotated[Optional[Path], typer.Option(help="depots CSV (default: depots.csv beside the input)")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for plan.json, plan.geojson and plan.csv")] = Path("out"),
+    format: Annotated[OutFormat, typer.Option("--format", help="lastmile files, or VROOM's solution JSON")] = OutFormat.lastmile,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="seconds to optimize")] = 10.0,
+    iterations: Annotated[Optional[int], typer.Option(min=1, help="stop after N iterations instead of on time "
+                                                               "(same input + seed -> same plan)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1,
+    backend: Annotated[Backend, typer.Option(help="solver backend")] = Backend.auto,
+    traffic: Annotated[str, typer.Option(help="time-of-day traffic profile: laredo or none")] = "laredo",
+    date: Annotated[Optional[str], typer.Option(help="the day planned, YYYY-MM-DD (picks weekday traffic); default today")] = None,
+    balance: Annotated[float, typer.Option(min=0.0, help="0 = cheapest; higher spreads work more evenly over drivers")] = 1.0,
+) -> None:
+    """Plan routes for a day and write them as JSON, GeoJSON and CSV."""
+    from .formats.csvkit import InputError
+    from .formats.plan_out import estimates_note, plan_to_csv, plan_to_geojson, plan_to_json
+    from .formats.problem_io import ProblemErrors, load
+    from .formats.vroom import write_vroom
+    from .routing.domain import Objective, Options
+    from .routing.matrix.profiles import profile_named
+    from .routing.solve import build_model, solve
+    from .routing.validate import validate
+
+    try:
+        day = dt.date.fromisoformat(date) if date else dt.date.today()
+    except ValueError:
+        _fail(f"--date {date!r} is not a date like 2026-11-25")
+    try:
+        profile = profile_named(traffic)
+    except ValueError as e:
+        _fail(str(e))
+    try:
+        loaded = load(input, vehicles, depots, weekday=day.weekday())
+    except InputError as e:
+        _fail(str(e))
+    except ProblemErrors as e:
+        err.print(f"[bold red]error:[/] {len(e.errors)} problem(s) in the input:", highlight=False)
+        for f, row_err in e.errors:
+            err.print(f"  {f} line {row_err.line}, {row_err.field}: {row_err.message}", highlight=False)
+        raise typer.Exit(2)
+    problem = loaded.problem
+    if loaded.vroom is not None and traffic == "laredo":
+        profile = profile_named("none")  # VROOM problems come with their own times
+    options = Options(objective=Objective.COST, balance=balance, time_limit_s=time_limit, iterations=iterations,
+                      seed=seed, backend=backend.value)
+    console.print(f"Planning [bold]{len(problem.stops)}[/] stops with [bold]{len(problem.vehicles)}[/] vehicles "
+                  f"from {len(problem.depots)} depot(s), {day:%A %Y-%m-%d}, traffic: {profile.name}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=console, transient=True, disable=not sys.stdout.isatty()) as bar:
+        task = bar.add_task("starting", total=1.0)
+        try:
+            result = solve(problem, options, matrix=loaded.matrix, traffic=profile,
+                           progress=lambda f, m: bar.update(task, completed=f, description=m))
+        except ValueError as e:
+            _fail(str(e))
+    index, model = build_model(problem, matrix=loaded.matrix, traffic=profile)
+    violations = validate(result, problem, model, index)
+
+    _print_summary(result, problem)
+    note = estimates_note(result)
+    if note:
+        console.print(f"[yellow]Note:[/] {note}.")
+    if violations:
+        err.print(f"[bold red]{len(violations)} constraint violation(s) found by the validator:[/]")
+        for v in violations[:20]:
+            err.print(f"  {v}")
+    out.mkdir(parents=True, exist_ok=True)
+    if format is OutFormat.vroom:
+        if loaded.vroom is None:
+            from .formats.vroom import VroomProblem
+
+            vp = VroomProblem(problem, None, 0, {s.id: s.id for s in problem.stops}, {v.id: v.id for v in problem.vehicles})
+        else:
+            vp = loaded.vroom
+        (out / "vroom-solution.json").write_text(json.dumps(write_vroom(result, vp), indent=1))
+        console.print(f"Wrote {out / 'vroom-solution.json'}")
+    else:
+        (out / "plan.json").write_text(json.dumps(plan_to_json(result, problem), indent=1, ensure_ascii=False))
+        (out / "plan.geojson").write_text(json.dumps(plan_to_geojson(result, problem), ensure_ascii=False))
+        (out / "plan.csv").write_text(plan_to_csv(result, problem), encoding="utf-8")
+        console.print(f"Wrote {out / 'plan.json'}, {out / 'plan.geojson'}, {out / 'plan.csv'}")
+    if violations:
+        raise typer.Exit(1)
+
+
+def _print_summary(result, problem) -> None:
+    from .formats.plan_out import hhmm
+
+    vehicles = {v.id: v for v in problem.vehicles}
+    stops = {s.id: s for s in problem.stops}
+    t = Table(title=f"Plan ({result.backend}, {result.stats.solve_s:.1f} s)")
+    for col in ("vehicle", "driver", "stops", "km", "hours", "leaves", "back", "on time"):
+        t.add_column(col, justify="right" if col not in ("vehicle", "driver") else "left")
+    for r in result.routes:
+        v = vehicles[r.vehicle_id]
+        on_time = sum(1 for vis in r.visits if vis.kind.value == "stop"
+                      and (not stops[vis.ref].windows or any(w.contains(vis.start) for w in stops[vis.ref].windows)))
+        t.add_row(v.id, v.driver or "-", str(len(r.stop_ids)), f"{r.distance_m / 1000:.1f}", f"{r.duration_s / 3600:.2f}",
+                  hhmm(r.depart), hhmm(r.arrive), f"{on_time}/{len(r.stop_ids)}")
+    s = result.stats
+    t.add_section()
+    t.add_row("total", "", str(s.assigned), f"{s.distance_m / 1000:.1f}", f"{s.duration_s / 3600:.2f}", "", "", "")
+    console.print(t)
+    console.print(f"Cost: {s.cost / 100:,.2f}   Routes: {s.routes}   Assigned: {s.assigned}   Unassigned: {s.unassigned}")
+    if result.unassigned:
+        u = Table(title="Unassigned")
+        u.add_column("stop")
+        u.add_column("reason")
+        for x in result.unassigned:
+            u.add_row(x.stop_id, x.reason)
+        console.print(u)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the plan")] = Path("out/demo"),
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 15.0,
+) -> None:
+    """Plan the bundled Laredo example day (150 stops, 2 depots, 8 vehicles).
+
+    The living demo (server, console, driver app, simulated day) grows on top of this."""
+    if not (EXAMPLE_DAY / "stops.csv").exists():
+        _fail(f"the example day is missing ({EXAMPLE_DAY}); run python examples/make_laredo_day.py")
+    plan(EXAMPLE_DAY, None, None, out, OutFormat.lastmile, time_limit, None, 1, Backend.auto, "laredo",
+         "2026-11-25", 1.0)
+
+
+def _register_optional() -> None:
+    """Sub-commands from other parts of the platform, when installed."""
+    try:
+        from .roads_cli import roads_app
+
+        app.add_typer(roads_app, name="roads")
+    except ImportError:
+        pass
+    try:
+        from .server_cli import register
+
+        register(app)
+    except ImportError:
+        pass
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
