@@ -88,9 +88,11 @@ def db(request, tmp_path):
     else:
         database = request.getfixturevalue("pg_database")
         yield database
-        tables = ", ".join(f'"{t}"' for t in import_models().tables)
+        # faster than TRUNCATE for tiny tables; replica mode skips FK and append-only triggers
         with database.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for t in import_models().tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
 
 
 class FakeGeocoder:

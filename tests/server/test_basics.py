@@ -34,7 +34,7 @@ def test_default_database_is_a_sqlite_file_in_the_data_dir(tmp_path):
     create_app(s, database=db)  # migrates on first start
     assert (tmp_path / "d" / "lastmile.db").exists()
     with db.engine.connect() as c:
-        assert c.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert c.execute(text("select version_num from alembic_version")).scalar() == "0002"
     db.dispose()
 
 

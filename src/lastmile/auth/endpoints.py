@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from ..kit.pagination import Page, decode_cursor, encode_cursor
 from ..kit.schema import Id
 from ..kit.time import utcnow
@@ -104,7 +104,11 @@ def list_users(session: SessionDep, p: Principal = Depends(allow("admin"))) -> l
 
 @router.post("/shippers", response_model=ShipperOut, status_code=201)
 def create_shipper(body: ShipperCreate, session: SessionDep, p: Principal = Depends(allow("admin"))) -> Shipper:
-    shipper = Shipper(organization_id=p.organization_id, name=body.name, contact_email=body.contact_email)
+    if body.code and session.scalar(select(Shipper.id).where(Shipper.organization_id == p.organization_id,
+                                                             Shipper.code == body.code)):
+        raise Conflict("a shipper with this code exists", field="code")
+    shipper = Shipper(organization_id=p.organization_id, code=body.code, name=body.name,
+                      contact_email=body.contact_email)
     session.add(shipper)
     session.flush()
     service.record_audit(session, p, "shipper.create", "shipper", shipper.id, None, snapshot(shipper))

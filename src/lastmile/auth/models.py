@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, JsonType, UTCDateTime
@@ -26,8 +26,10 @@ class Shipper(Base):
     """A merchant whose orders the fleet delivers (several share one fleet)."""
 
     __tablename__ = "shippers"
+    __table_args__ = (UniqueConstraint("organization_id", "code", name="uq_shippers_org_code"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("shp"))
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    code: Mapped[str | None] = mapped_column(String(40))  # short name used in CSV files
     name: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(320))
     active: Mapped[bool] = mapped_column(default=True)

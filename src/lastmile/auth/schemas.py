@@ -54,12 +54,14 @@ class MeOut(Out):
 
 
 class ShipperCreate(Schema):
+    code: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
     name: Annotated[str, Field(min_length=1, max_length=200)]
     contact_email: EmailStr | None = None
 
 
 class ShipperOut(Out):
     id: str
+    code: str | None
     name: str
     contact_email: str | None
     active: bool

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.access import Principal, allow
 from ..auth.service import record_audit
+from ..errors import Conflict
 from ..kit.repo import get_in_org
 from ..kit.schema import Id
 from ..kit.web import get_session, snapshot
@@ -20,6 +21,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 @router.post("/depots", response_model=DepotOut, status_code=201)
 def create_depot(body: DepotCreate, session: SessionDep, p: Principal = Depends(allow("admin"))) -> Depot:
+    if body.code and session.scalar(select(Depot.id).where(Depot.organization_id == p.organization_id,
+                                                           Depot.code == body.code)):
+        raise Conflict("a depot with this code exists", field="code")
     depot = Depot(organization_id=p.organization_id, **body.model_dump())
     session.add(depot)
     session.flush()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
@@ -12,8 +12,10 @@ from ..kit.time import utcnow
 
 class Depot(Base):
     __tablename__ = "depots"
+    __table_args__ = (UniqueConstraint("organization_id", "code", name="uq_depots_org_code"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("dep"))
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    code: Mapped[str | None] = mapped_column(String(40))  # short name used in CSV files, e.g. LRD-N
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(500), default="")
     lat: Mapped[float]

@@ -11,7 +11,11 @@ Zone = Literal["America/Chicago", "America/Matamoros"]
 DaySeconds = Annotated[int, Field(ge=0, le=86400)]
 
 
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
 class DepotCreate(Schema):
+    code: Code | None = None
     name: Name
     address: Annotated[str, Field(max_length=500)] = ""
     lat: Lat
@@ -35,6 +39,7 @@ class DepotUpdate(Schema):
 
 class DepotOut(Out):
     id: str
+    code: str | None
     name: str
     address: str
     lat: float
