@@ -20,11 +20,19 @@ from .models import Plan, Route, RouteStop
 BIG = 10**9  # "no limit" in a dimension when other dimensions are limited
 
 
+@dataclass(frozen=True)
+class ShiftRef:
+    id: str
+    vehicle_id: str
+    driver_id: str
+    depot_id: str
+
+
 @dataclass
 class Built:
     problem: d.Problem
     zone: str
-    shifts: dict[str, Shift] = field(default_factory=dict)  # engine vehicle id (= shift id) -> shift
+    shifts: dict[str, ShiftRef] = field(default_factory=dict)  # engine vehicle id (= shift id) -> shift
 
 
 def build_problem(session: Session, plan: Plan) -> Built:
@@ -64,7 +72,7 @@ def build_problem(session: Session, plan: Plan) -> Built:
         .order_by(Shift.id)
     ).all()
     vehicles = []
-    shifts: dict[str, Shift] = {}
+    shifts: dict[str, ShiftRef] = {}
     for shift, veh, drv in rows:
         caps = (veh.capacity_kg, veh.capacity_litres, veh.capacity_parcels)
         capacity = () if all(c is None for c in caps) else tuple(BIG if c is None else c for c in caps)
@@ -80,7 +88,7 @@ def build_problem(session: Session, plan: Plan) -> Built:
                 name=veh.name, driver=drv.name,
             )
         )
-        shifts[shift.id] = shift
+        shifts[shift.id] = ShiftRef(shift.id, shift.vehicle_id, shift.driver_id, shift.depot_id)
     orders = session.scalars(
         select(Order)
         .where(
