@@ -35,7 +35,7 @@ def check(plan, problem, traffic=None):
 
 
 def test_every_stop_is_routed_in_its_window():
-    stops = tuple(stop(i, 27.50 + 0.01 * (i % 7), -99.52 + 0.01 * (i // 7),
+    stops = tuple(stop(i, 27.52 + 0.01 * (i % 7), -99.49 + 0.01 * (i // 7),
                        windows=(TimeWindow(hm("09:00"), hm("12:00")),) if i % 2 else ()) for i in range(20))
     p = Problem(stops, (van(1), van(2)), (DEPOT,), weekday=2)
     plan = solve(p, FAST, traffic=laredo())
@@ -209,3 +209,25 @@ def test_every_returned_plan_passes_the_validator(problem, traffic, seed):
     check(plan, problem, prof)
     routed = {s for r in plan.routes for s in r.stop_ids}
     assert routed | {u.stop_id for u in plan.unassigned} == {s.id for s in problem.stops}
+
+
+def test_only_cross_border_vehicles_serve_the_other_side():
+    nuevo_laredo = (stop(1, 27.478, -99.508), stop(2, 27.470, -99.520))
+    laredo_side = (stop(3, 27.55, -99.49),)
+    p = Problem(nuevo_laredo + laredo_side, (van(1), van(2, skills=frozenset({"cross-border"}))), (DEPOT,), weekday=2)
+    plan = solve(p, FAST, traffic=laredo())
+    assert not plan.unassigned
+    v1 = plan.route_of("v1")
+    assert v1 is None or set(v1.stop_ids) <= {"s3"}
+    assert {"s1", "s2"} <= set(plan.route_of("v2").stop_ids)
+    check(plan, p, laredo())
+    # Without a cross-border vehicle, the reason says so.
+    p2 = replace(p, vehicles=(van(1),))
+    plan2 = solve(p2, FAST, traffic=laredo())
+    reasons = {u.stop_id: u.reason for u in plan2.unassigned}
+    assert reasons == {"s1": "it is across the border and no vehicle with skill cross-border is on shift",
+                       "s2": "it is across the border and no vehicle with skill cross-border is on shift"}
+    # The validator flags a plan that sends a domestic van across.
+    index, model = build_model(p2, traffic=laredo())
+    codes = {v.code for v in validate(plan, replace(p, vehicles=(van(1), van(2))), model, index)}
+    assert "border" in codes

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from .domain import Stop, Unassigned, Vehicle
-from .schedule import Context, _service_start
+from .schedule import CROSS_BORDER, Context, _service_start
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,11 @@ def eligibility(ctx: Context) -> Eligibility:
     unassigned: list[Unassigned] = []
     for stop in problem.stops:
         demand = ctx.demand(stop)
-        by_skill = [v for v in vehicles if stop.skills <= v.skills]
+        by_skill = [v for v in vehicles if ctx.can_serve(v, stop)]
+        if not by_skill and any(stop.skills <= v.skills for v in vehicles):
+            unassigned.append(Unassigned(
+                stop.id, f"it is across the border and no vehicle with skill {CROSS_BORDER} is on shift", "border"))
+            continue
         if not by_skill:
             missing = sorted(stop.skills - set().union(*(v.skills for v in vehicles))) if vehicles else sorted(stop.skills)
             what = ", ".join(missing) if missing else " + ".join(sorted(stop.skills))

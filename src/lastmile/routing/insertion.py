@@ -37,7 +37,7 @@ def best_insertion(ctx: Context, sequences: Mapping[str, Sequence[str]], stop_id
     for v in ctx.problem.vehicles:
         if vehicles is not None and v.id not in vehicles:
             continue
-        if not stop.skills <= v.skills:
+        if not ctx.can_serve(v, stop):
             continue
         seq = list(sequences.get(v.id, ()))
         if stop_id in seq:

@@ -199,6 +199,14 @@ def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index
         dist_m.append(dd)
         dur_m.append(tt)
 
+    # Breaks are not native to PyVRP: a stop whose window closes after breaks can
+    # start will, in reality, be reached up to a break later than PyVRP thinks.
+    # Closing such windows a break earlier keeps the plan honest (schedule.py then
+    # places the real break, and the solve loop fixes what remains).
+    break_starts = [b.window.start for v in vehicles for b in v.breaks]
+    break_cut = max((b.duration_s for v in vehicles for b in v.breaks), default=0)
+    first_break = min(break_starts, default=UNLIMITED)
+
     clients: list[pyvrp.Client] = []
     client_stop: list[str] = []
     stop_clients: dict[str, list[int]] = {}
@@ -213,7 +221,8 @@ def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index
         if not s.required and not prize_mode:
             prize = s.penalty * 1000
         cut = inp.window_end_cut.get(sid, 0)
-        windows = [(w.start, max(w.start, w.end - cut)) for w in s.windows] or [(0, UNLIMITED)]
+        windows = [(w.start, max(w.start, w.end - cut - (break_cut if w.end > first_break else 0)))
+                   for w in s.windows] or [(0, UNLIMITED)]
         grouped = len(windows) > 1
         gidx = len(groups) if grouped else None
         members = []

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from .domain import Break, Problem, Route, Stop, StopKind, TimeWindow, Vehicle, Visit, VisitKind
 from .ports import LocationIndex, TravelTimeModel
 
+CROSS_BORDER = "cross-border"
+
 
 @dataclass(frozen=True)
 class Lateness:
@@ -54,6 +56,17 @@ class Context:
     def demand(self, stop: Stop) -> tuple[int, ...]:
         return stop.demand or self.zero
 
+    def crosses_border(self, vehicle: Vehicle, stop: Stop) -> bool:
+        """Is the stop on the other side of the border from the vehicle's depot?"""
+        crosses = getattr(self.model, "crosses", None)
+        return bool(crosses and crosses(self.depot_row(vehicle.start_depot), self.row(stop.id)))
+
+    def can_serve(self, vehicle: Vehicle, stop: Stop) -> bool:
+        """Skills, and the border: only vehicles with skill ``cross-border`` cross."""
+        if not stop.skills <= vehicle.skills:
+            return False
+        return CROSS_BORDER in vehicle.skills or not self.crosses_border(vehicle, stop)
+
 
 def pick_window(stop: Stop, arrival: int) -> TimeWindow | None:
     """The earliest window still open at ``arrival``; None if all have closed
@@ -75,18 +88,38 @@ def _service_start(stop: Stop, arrival: int) -> tuple[int, int]:
 
 
 def schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: int | None = None) -> Timing:
-    """Time a route. Leaves at ``depart`` (default: shift start, then as late as
-    the first stop allows without waiting, to save driver hours)."""
-    first = _schedule(ctx, vehicle, stop_ids, vehicle.shift.start if depart is None else depart)
-    if depart is not None or not first.route.visits:
+    """Time a route. Leaves at ``depart``, or by default as late as possible
+    without coming back later or making anything late: waiting at a customer's
+    door is turned into a later start, which saves driver hours."""
+    if depart is not None:
+        return _schedule(ctx, vehicle, stop_ids, depart)
+    first = _schedule(ctx, vehicle, stop_ids, vehicle.shift.start)
+    waits = sum(v.wait_s for v in first.route.visits if v.kind is VisitKind.STOP)
+    if waits <= 0 or not stop_ids:
         return first
+
+    def no_worse(t: Timing) -> bool:
+        return (len(t.late) <= len(first.late) and len(t.missed_breaks) <= len(first.missed_breaks)
+                and t.route.duration_s <= first.route.duration_s and t.overtime_s <= max(first.overtime_s, 0))
+
+    # Later departures are monotone under a FIFO model: bisect on the delay.
+    best, lo, hi = first, 0, waits
+    while hi - lo > 60:
+        mid = (lo + hi) // 2
+        trial = _schedule(ctx, vehicle, stop_ids, vehicle.shift.start + mid)
+        if no_worse(trial):
+            best, lo = trial, mid
+        else:
+            hi = mid
+    # Breaks make lateness non-monotone in the delay; also try the natural
+    # candidates -- leaving late enough to absorb all waiting, or that minus the breaks.
     v0 = first.route.visits[0]
-    wait = v0.wait_s if v0.kind is VisitKind.STOP else 0
-    if wait <= 0:
-        return first
-    later = _schedule(ctx, vehicle, stop_ids, first.route.depart + wait)
-    worse = len(later.late) > len(first.late) or later.missed_breaks or later.overtime_s > max(first.overtime_s, 0)
-    return first if worse else later
+    candidates = {waits, waits - sum(b.duration_s for b in vehicle.breaks), v0.wait_s if v0.kind is VisitKind.STOP else 0}
+    for d in sorted(c for c in candidates if lo < c <= waits):
+        trial = _schedule(ctx, vehicle, stop_ids, vehicle.shift.start + d)
+        if no_worse(trial) and trial.route.duration_s < best.route.duration_s:
+            best = trial
+    return best
 
 
 def _schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: int) -> Timing:

@@ -145,8 +145,8 @@ def _repair(ctx: Context, vid: str, seq: list[str]) -> tuple[list[str], list[tup
             worst = max(tm.late, key=lambda x: x.late_s)
             stop = ctx.stops[worst.stop_id]
             visit = next(x for x in tm.route.visits if x.ref == worst.stop_id)
-            reason = (f"window closes {_hhmm(stop.windows[-1].end)}, earliest arrival {_hhmm(visit.start)} "
-                      "with today's traffic")
+            reason = (f"window closes {_hhmm(stop.windows[-1].end)}; with today's traffic no route gets there "
+                      f"in time (best {_hhmm(visit.start)})")
             seq.remove(worst.stop_id)
             removed.append((worst.stop_id, reason, "window"))
         elif tm.overload:
@@ -166,7 +166,7 @@ def _why_dropped(ctx: Context, sequences: dict[str, list[str]], sid: str) -> str
     stop = ctx.stops[sid]
     demand = ctx.demand(stop)
     full = 0
-    suitable = [v for v in ctx.problem.vehicles if stop.skills <= v.skills]
+    suitable = [v for v in ctx.problem.vehicles if ctx.can_serve(v, stop)]
     for v in suitable:
         seq = sequences.get(v.id, [])
         if v.capacity:

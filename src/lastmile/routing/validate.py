@@ -103,6 +103,9 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
                 missing = s.skills - v.skills
                 if missing:
                     bad("skill", f"stop {s.id} needs {', '.join(sorted(missing))}; {vid} lacks it", vid, s.id)
+                crosses = getattr(model, "crosses", None)
+                if crosses and "cross-border" not in v.skills and crosses(index.depot_row[v.start_depot], target):
+                    bad("border", f"stop {s.id} is across the border; {vid} may not cross", vid, s.id)
                 if s.demand:
                     sign = -1 if s.kind is StopKind.DELIVERY else 1
                     load = [a + sign * b for a, b in zip(load, s.demand)]
