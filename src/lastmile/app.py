@@ -119,7 +119,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router):
         app.include_router(r)
 
-    @app.get("/healthz", tags=["meta"], include_in_schema=False)
+    from fastapi import Depends
+
+    from .auth.access import public
+
+    @app.get("/healthz", tags=["meta"], include_in_schema=False, dependencies=[Depends(public)])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -1,0 +1,235 @@
+"""The authorization matrix: every route declares who may call it; each role is
+tried on each route (allowed: gets past auth; denied: 401/403), and every route
+that names an object is tried with someone else's object (404)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+
+from lastmile.auth.access import Principal  # noqa: F401
+
+from .conftest import TODAY, bearer, order_body
+
+A, D, V, S = "admin", "dispatcher", "driver", "shipper"
+STAFF = {A, D}
+PUBLIC = {"public"}
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/auth/login"): PUBLIC,
+    ("POST", "/auth/logout"): {A, D, V},
+    ("GET", "/auth/me"): {A, D, V, S},
+    ("POST", "/users"): {A},
+    ("GET", "/users"): {A},
+    ("POST", "/shippers"): {A},
+    ("GET", "/shippers"): STAFF,
+    ("GET", "/shippers/{shipper_id}"): {A, D, S},
+    ("POST", "/shippers/{shipper_id}/api-keys"): {A},
+    ("DELETE", "/shippers/{shipper_id}/api-keys/{key_id}"): {A},
+    ("GET", "/audit"): {A},
+    ("POST", "/depots"): {A},
+    ("GET", "/depots"): {A, D, V},
+    ("GET", "/depots/{depot_id}"): {A, D, V},
+    ("PATCH", "/depots/{depot_id}"): {A},
+    ("POST", "/vehicles"): STAFF,
+    ("GET", "/vehicles"): STAFF,
+    ("GET", "/vehicles/{vehicle_id}"): STAFF,
+    ("PATCH", "/vehicles/{vehicle_id}"): STAFF,
+    ("POST", "/drivers"): STAFF,
+    ("GET", "/drivers"): STAFF,
+    ("GET", "/drivers/{driver_id}"): {A, D, V},
+    ("POST", "/shifts"): STAFF,
+    ("GET", "/shifts"): {A, D, V},
+    ("PATCH", "/shifts/{shift_id}"): STAFF,
+    ("POST", "/orders"): {A, D, S},
+    ("GET", "/orders"): {A, D, S},
+    ("GET", "/orders/{order_id}"): {A, D, V, S},
+    ("PATCH", "/orders/{order_id}"): {A, D, S},
+    ("POST", "/orders/{order_id}/cancel"): {A, D, S},
+    ("POST", "/orders/{order_id}/events"): {A, D, V},
+    ("GET", "/orders/{order_id}/history"): {A, D, V, S},
+    ("POST", "/orders/{order_id}/tracking-token"): {A, D, S},
+    ("POST", "/orders/import"): {A, D, S},
+    ("GET", "/track/{token}"): PUBLIC,
+    ("POST", "/plans"): STAFF,
+    ("GET", "/plans"): STAFF,
+    ("GET", "/plans/{plan_id}"): STAFF,
+    ("POST", "/plans/{plan_id}/publish"): STAFF,
+    ("GET", "/routes"): {A, D, V},
+    ("GET", "/routes/{route_id}"): {A, D, V},
+    ("POST", "/webhooks/subscriptions"): {A, S},
+    ("GET", "/webhooks/subscriptions"): {A, S},
+    ("GET", "/webhooks/subscriptions/{sub_id}"): {A, S},
+    ("PATCH", "/webhooks/subscriptions/{sub_id}"): {A, S},
+    ("DELETE", "/webhooks/subscriptions/{sub_id}"): {A, S},
+    ("POST", "/webhooks/subscriptions/{sub_id}/rotate-secret"): {A, S},
+    ("GET", "/webhooks/subscriptions/{sub_id}/messages"): {A, S},
+    ("GET", "/webhooks/subscriptions/{sub_id}/deliveries"): {A, S},
+    ("GET", "/healthz"): PUBLIC,
+}
+FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+BODIES = {
+    ("PATCH", "/orders/{order_id}"): {"instructions": "x"},
+    ("POST", "/orders/{order_id}/cancel"): {},
+    ("POST", "/orders/{order_id}/events"): {"type": "approaching"},
+    ("PATCH", "/webhooks/subscriptions/{sub_id}"): {"description": "x"},
+    ("POST", "/shippers/{shipper_id}/api-keys"): {},
+    ("PATCH", "/depots/{depot_id}"): {"name": "North"},
+    ("PATCH", "/vehicles/{vehicle_id}"): {"name": "Van"},
+    ("PATCH", "/shifts/{shift_id}"): {"available": True},
+}
+
+
+def declared_roles(route: APIRoute) -> set[str]:
+    roles: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dep = stack.pop()
+        if dep.call is not None and hasattr(dep.call, "__roles__"):
+            roles |= set(dep.call.__roles__)
+        stack.extend(dep.dependencies)
+    return roles
+
+
+def _flatten(routes):
+    for r in routes:
+        inner = getattr(r, "original_router", None)  # FastAPI >= 0.16x keeps included routers whole
+        if inner is not None:
+            yield from _flatten(inner.routes)
+        else:
+            yield r
+
+
+def api_routes(app):
+    for r in _flatten(app.routes):
+        if isinstance(r, APIRoute):
+            for m in sorted(r.methods - {"HEAD", "OPTIONS"}):
+                yield m, r
+
+
+def test_every_route_declares_who_may_call_it(app):
+    seen = {}
+    for method, route in api_routes(app):
+        roles = declared_roles(route)
+        assert roles, f"{method} {route.path} declares no callers"
+        seen[(method, route.path)] = roles
+    assert seen == MATRIX
+
+
+@pytest.fixture
+def objects(client, world, db, settings):
+    """Objects owned by the first of each pair (shipper, driver), and the same for the second."""
+    from lastmile.auth.service import create_api_key, create_user, get_or_create_organization, issue_token
+    from lastmile.auth.models import Organization, Shipper
+    from lastmile.dispatch.models import Plan, Route, RouteStop
+    from lastmile.kit.time import utcnow
+    from lastmile.orders.service import issue_tracking_token
+    from lastmile.orders.models import Order
+
+    d = world.headers["dispatcher"]
+    order_a = client.post("/orders", json=order_body(world), headers=world.headers["shipper"]).json()["id"]
+    order_b = client.post("/orders", json=order_body(world), headers=world.headers["shipper2"]).json()["id"]
+    sub = lambda h: client.post("/webhooks/subscriptions", json={"url": "https://example.com/h",  # noqa: E731
+                                                                 "events": ["order.created"]}, headers=h).json()["id"]
+    sub_a, sub_b = sub(world.headers["shipper"]), sub(world.headers["shipper2"])
+    with db.session() as s:
+        plan = Plan(organization_id=world.org, date=TODAY, depot_ids=[world.ids["depot"]], status="done",
+                    created_by="x")
+        s.add(plan)
+        s.flush()
+        routes = {}
+        for n, oid in ((1, order_a), (2, order_b)):
+            r = Route(plan_id=plan.id, organization_id=world.org, vehicle_id=world.ids[f"vehicle{n}"],
+                      driver_id=world.ids[f"driver_id{n}"], depot_id=world.ids["depot"], depart_at=utcnow(),
+                      arrive_at=utcnow(), distance_m=0, duration_s=0, published=True)
+            s.add(r)
+            s.flush()
+            s.add(RouteStop(route_id=r.id, order_id=oid, seq=1, arrival_at=utcnow(), start_at=utcnow(),
+                            end_at=utcnow()))
+            s.get(Order, oid).status = "assigned"
+            routes[n] = r.id
+        token = issue_tracking_token(s, s.get(Order, order_a))
+        _, throwaway = create_api_key(s, s.get(Shipper, world.ids["shipper"]), "throwaway")
+        other_org = Organization(name="Another fleet")
+        s.add(other_org)
+        s.flush()
+        outsider = create_user(s, other_org.id, "admin@other.example", "correct horse battery", "admin")
+        outsider_token, _ = issue_token(s, settings, outsider, "bearer")
+        s.commit()
+        ids = dict(plan=plan.id, route1=routes[1], route2=routes[2], key=throwaway.id)
+    own = {
+        "order_id": order_a, "route_id": ids["route1"], "driver_id": world.ids["driver_id1"],
+        "shipper_id": world.ids["shipper"], "sub_id": sub_a, "key_id": ids["key"], "plan_id": ids["plan"],
+        "depot_id": world.ids["depot"], "vehicle_id": world.ids["vehicle1"], "shift_id": world.ids["shift1"],
+        "token": token,
+    }
+    others = {"order_id": order_b, "route_id": ids["route2"], "driver_id": world.ids["driver_id2"],
+              "shipper_id": world.ids["shipper2"], "sub_id": sub_b}
+    return {"own": own, "others": others, "outsider": bearer(outsider_token)}
+
+
+def fresh_headers(db, settings, world, role):
+    """A new credential per call, so logout or key revocation in one call cannot spoil the next."""
+    from lastmile.auth.models import Shipper, User
+    from lastmile.auth.service import create_api_key, issue_token
+
+    if role == "anonymous":
+        return {}
+    with db.session() as s:
+        if role == "shipper":
+            secret, _ = create_api_key(s, s.get(Shipper, world.ids["shipper"]))
+        else:
+            secret, _ = issue_token(s, settings, s.get(User, world.ids[f"user_{role}"]), "bearer")
+        s.commit()
+    return bearer(secret)
+
+
+def fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+
+
+def test_role_by_endpoint_matrix(app, client, world, db, settings, objects):
+    failures = []
+    for (method, path), allowed in sorted(MATRIX.items()):
+        for role in ("anonymous", A, D, V, S):
+            headers = fresh_headers(db, settings, world, role)
+            url = fill(path, objects["own"])
+            kw = {"json": BODIES.get((method, path), {})} if method in ("POST", "PATCH") else {}
+            r = client.request(method, url, headers=headers, **kw)
+            ok_public = "public" in allowed
+            if ok_public or role in allowed:
+                if r.status_code in (401, 403) or (r.status_code == 404 and "{" in path):
+                    failures.append(f"{role} {method} {path}: expected allowed, got {r.status_code} {r.text[:100]}")
+            else:
+                expected = 401 if role == "anonymous" else 403
+                if r.status_code != expected:
+                    failures.append(f"{role} {method} {path}: expected {expected}, got {r.status_code}")
+            assert r.status_code < 500, (role, method, path, r.text)
+    assert not failures, "\n".join(failures)
+
+
+def test_someone_elses_objects_are_not_found(client, world, objects):
+    """Shippers, drivers and other organizations get 404 for objects that are not theirs."""
+    cases = [(S, world.headers["shipper"]), (V, world.headers["driver"]), ("outsider", objects["outsider"])]
+    failures = []
+    for role, headers in cases:
+        for (method, path), allowed in sorted(MATRIX.items()):
+            params = re.findall(r"\{(\w+)\}", path)
+            if not params or "public" in allowed or (role in (S, V) and role not in allowed):
+                continue
+            values = dict(objects["own"])
+            if role == "outsider":
+                pass  # everything in the first organization is someone else's
+            else:
+                theirs = [p for p in params if p in objects["others"]]
+                if not theirs:
+                    continue
+                values.update({p: objects["others"][p] for p in theirs})
+            kw = {"json": BODIES.get((method, path), {})} if method in ("POST", "PATCH") else {}
+            r = client.request(method, fill(path, values), headers=headers, **kw)
+            if r.status_code != 404:
+                failures.append(f"{role} {method} {fill(path, values)}: expected 404, got {r.status_code}")
+    assert not failures, "\n".join(failures)
