@@ -63,6 +63,15 @@ SLOTS = [("08:00", "10:00"), ("09:00", "12:00"), ("10:00", "12:00"), ("12:00", "
          ("14:00", "17:00"), ("08:00", "17:00")]
 
 
+def _country(lat: float, lon: float) -> str:
+    import numpy as np
+
+    from lastmile.routing.matrix.profiles import laredo
+
+    border = laredo().border
+    return border.left_name if border.side(np.array([lat]), np.array([lon]))[0] else border.right_name
+
+
 def main(n_stops: int = 150, seed: int = 2026) -> None:
     rng = random.Random(seed)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -70,8 +79,11 @@ def main(n_stops: int = 150, seed: int = 2026) -> None:
     rows = []
     for k in range(n_stops):
         name_, lat, lon, spread, _, country, streets = rng.choices(NEIGHBOURHOODS, weights)[0]
-        plat = round(lat + rng.gauss(0, spread), 5)
-        plon = round(lon + rng.gauss(0, spread), 5)
+        while True:  # keep each address on its own side of the Rio Grande
+            plat = round(lat + rng.gauss(0, spread), 5)
+            plon = round(lon + rng.gauss(0, spread), 5)
+            if _country(plat, plon) == country:
+                break
         english = country == "US" and rng.random() < 0.35
         first = rng.choice(FIRST_EN if english else FIRST_ES)
         last = rng.choice(LAST_ES)

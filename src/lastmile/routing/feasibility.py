@@ -39,8 +39,9 @@ def eligibility(ctx: Context) -> Eligibility:
         demand = ctx.demand(stop)
         by_skill = [v for v in vehicles if ctx.can_serve(v, stop)]
         if not by_skill and any(stop.skills <= v.skills for v in vehicles):
+            needs = " + ".join(sorted(stop.skills | {CROSS_BORDER}))
             unassigned.append(Unassigned(
-                stop.id, f"it is across the border and no vehicle with skill {CROSS_BORDER} is on shift", "border"))
+                stop.id, f"it is across the border and no vehicle with skill {needs} is on shift", "border"))
             continue
         if not by_skill:
             missing = sorted(stop.skills - set().union(*(v.skills for v in vehicles))) if vehicles else sorted(stop.skills)
