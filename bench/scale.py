@@ -99,6 +99,8 @@ def generate(n_stops: int, n_vehicles: int, seed: int = 7) -> Problem:
         _, cap, fixed, per_km, per_h = FLEET[kind]
         s0, s1 = SHIFTS[int(rng.integers(len(SHIFTS)))]
         skills = frozenset({"refrigerated"}) if k % 10 == 0 else frozenset()
+        if k % 7 == 3:  # ~15 % may cross the Rio Grande (permits, bilingual driver)
+            skills |= {"cross-border"}
         vehicles.append(Vehicle(f"{kind}-{k:03d}", depot, capacity=cap, shift=TimeWindow(hm(s0), hm(s1)),
                                 breaks=(Break(TimeWindow(hm("11:00"), hm("14:00")), 1800),),
                                 skills=skills, fixed_cost=fixed, cost_per_km=per_km, cost_per_hour=per_h))
@@ -115,6 +117,10 @@ class Phases:
         self.iterations = 0
         self.t0 = 0.0
 
+    def log(self, msg: str) -> None:
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        print(f"#   [{time.perf_counter() - self.t0:6.1f} s, peak {rss} MiB] {msg}", file=sys.stderr, flush=True)
+
     def wrap(self, owner, attr: str, label: str) -> None:
         fn = getattr(owner, attr)
 
@@ -125,6 +131,8 @@ class Phases:
             finally:
                 self.seconds[label] += time.perf_counter() - t
                 self.calls[label] += 1
+                if label == "re-insertion" and self.calls[label] % 250 == 0:
+                    self.log(f"{self.calls[label]} stops offered to best_insertion so far")
 
         setattr(owner, attr, timed)
 
@@ -145,8 +153,10 @@ class Phases:
         orig_call = pb._Progress.__call__
 
         def call(prog, best_cost: float) -> bool:
-            if phases.first_feasible is None and best_cost < float("inf") and best_cost < 1e300:
+            # PyVRP passes the best solution's cost; an infeasible one costs INT64_MAX.
+            if phases.first_feasible is None and best_cost < 1e18:
                 phases.first_feasible = time.perf_counter() - phases.t0
+                phases.log("backend holds its first feasible solution")
             return orig_call(prog, best_cost)
 
         pb._Progress.__call__ = call
@@ -156,6 +166,9 @@ class Phases:
             out = orig_solve(self_, *a, **kw)
             phases.iterations += out.iterations
             phases.calls["backend rounds"] += 1
+            served = sum(len(q) for q in out.sequences.values())
+            phases.log(f"backend round {phases.calls['backend rounds']}: {len(out.sequences)} routes, {served} stops "
+                       f"sequenced, {len(out.dropped)} dropped, {out.iterations} iterations")
             return out
 
         pb.PyVRPBackend.solve = backend_solve
@@ -163,10 +176,10 @@ class Phases:
 
 # --- prototypes of engine changes (monkeypatched here; src/ is not ours) ------------------
 
-def install_prototype() -> None:
+def install_prototype(parts: set[str]) -> None:
     """What ``--prototype`` changes in the engine, to measure the effect:
 
-    1. PyVRP routing profiles from *skills* only. ``pyvrp_backend._build`` keys a
+    1. PyVRP routing profiles from *what a vehicle may serve* (skills, border) only. ``pyvrp_backend._build`` keys a
        profile on the set of stops a vehicle may not serve, taken from
        ``eligibility`` -- which also encodes time reachability per (depot, shift)
        group, so a Laredo day gets ~10 profiles, each two full n x n copies in numpy
@@ -175,12 +188,12 @@ def install_prototype() -> None:
        filled to capacity, each chunk ordered by window), so ``pyvrp.solve`` skips its
        exhaustive local search from a random solution (minutes at 5,000 stops, and
        it ignores the stopping criterion). The prize-mode retry gets it too.
+    4. ("prize") In prize mode, PyVRP's ``max_penalty`` raised to ``BIG_PRIZE`` so that
+       time warp / overload can outweigh dropping a stop, and prize mode from the start.
     3. A repair round whose backend run ends infeasible keeps the previous round's
        sequences instead of returning none (``solve.py`` would then re-insert every
        stop one by one with ``best_insertion``).
     """
-    import dataclasses
-
     from lastmile.routing import pyvrp_backend as pb
     from lastmile.routing.ports import SolverOutput
 
@@ -188,22 +201,57 @@ def install_prototype() -> None:
     orig_solve = pb.PyVRPBackend.solve
     orig_run = pb._run
 
+    from lastmile.routing import solve as sv
+    from lastmile.routing.feasibility import Eligibility
+
+    orig_elig = sv.eligibility
+
+    def eligibility(ctx):
+        el = orig_elig(ctx)
+        can = getattr(ctx, "can_serve", lambda v, s: s.skills <= v.skills)
+        allowed = {sid: frozenset(v.id for v in ctx.problem.vehicles if can(v, ctx.stops[sid])) for sid in el.allowed}
+        return Eligibility(allowed, el.unassigned)
+
+    if "profiles" in parts:
+        sv.eligibility = eligibility
+
+
     def backend_solve(self_, problem, durations, distances, index, inp):
-        skills = {v.id: v.skills for v in problem.vehicles}
-        stops = {s.id: s for s in problem.stops}
-        allowed = {sid: frozenset(v for v, sk in skills.items() if stops[sid].skills <= sk) for sid in inp.stop_ids}
-        inp = dataclasses.replace(inp, allowed=allowed)
-        if inp.initial is None:
+        if inp.initial is None and "sweep" in parts:
             state["initial"] = sweep(problem, durations, index, inp)
         out = orig_solve(self_, problem, durations, distances, index, inp)
-        if not out.sequences and inp.initial:
+        if not out.sequences and inp.initial and "fallback" in parts:
             served = {x for seq in inp.initial.values() for x in seq}
             return SolverOutput(dict(inp.initial), tuple(x for x in inp.stop_ids if x not in served),
                                 out.runtime_s, out.iterations)
         return out
 
+    if "prize" in parts:
+        # Always prize-collecting: required stops carry BIG_PRIZE, so they are still
+        # served whenever they fit, and the first run can no longer end infeasible.
+        pb._obviously_short = lambda problem, inp: True
+
     def run(built, inp, seconds, t0, budget, initial, prize_mode):
-        return orig_run(built, inp, seconds, t0, budget, initial or state.get("initial"), prize_mode)
+        initial = initial or state.get("initial")
+        if not (prize_mode and "prize" in parts):
+            return orig_run(built, inp, seconds, t0, budget, initial, prize_mode)
+        # A dropped required stop costs BIG_PRIZE (1e10 milli-cents) but PyVRP caps its
+        # penalty per unit of time warp / excess load at 1e5: dropping never pays, and
+        # prize mode ends as infeasible as the first run. Let the penalty reach the prize.
+        from pyvrp import PenaltyParams
+        from pyvrp.solve import SolveParams
+
+        real = pb.pyvrp.solve
+
+        def with_params(*a, **kw):
+            kw.setdefault("params", SolveParams(penalty=PenaltyParams(max_penalty=float(pb.BIG_PRIZE))))
+            return real(*a, **kw)
+
+        pb.pyvrp.solve = with_params
+        try:
+            return orig_run(built, inp, seconds, t0, budget, initial, prize_mode)
+        finally:
+            pb.pyvrp.solve = real
 
     pb.PyVRPBackend.solve = backend_solve
     pb._run = run
@@ -220,13 +268,19 @@ def sweep(problem: Problem, durations: np.ndarray, index, inp) -> dict[str, tupl
     groups: dict[tuple[str, bool], list[str]] = defaultdict(list)
     for sid in inp.stop_ids:
         s = stops[sid]
+        ok = inp.allowed.get(sid, frozenset())
         need = bool(s.skills)
-        options = [d for d, vs in by_depot.items() if any(s.skills <= v.skills for v in vs)]
+        options = [d for d, vs in by_depot.items() if any(v.id in ok for v in vs)]
+        if not options:
+            continue
         d = min(options, key=lambda d: durations[index.depot_row[d], index.stop_row[sid]])
         groups[(d, need)].append(sid)
     for (d, need), sids in groups.items():
-        vs = [v for v in by_depot[d] if (bool(v.skills) if need else not v.skills)] or \
-             [v for v in by_depot[d] if all(stops[x].skills <= v.skills for x in sids)]
+        vs = [v for v in by_depot[d] if all(v.id in inp.allowed.get(x, ()) for x in sids)
+              and (("refrigerated" in v.skills) == need)] or \
+             [v for v in by_depot[d] if all(v.id in inp.allowed.get(x, ()) for x in sids)]
+        if not vs:
+            continue
         dep = problem.depot(d).location
         sids.sort(key=lambda x: math.atan2(stops[x].location.lat - dep.lat, stops[x].location.lon - dep.lon))
         per = math.ceil(len(sids) / len(vs))
@@ -252,7 +306,7 @@ def sweep(problem: Problem, durations: np.ndarray, index, inp) -> dict[str, tupl
     return out
 
 
-def run_size(n_stops: int, n_vehicles: int, seconds: float, seed: int, profile: bool, prototype: bool = False) -> dict:
+def run_size(n_stops: int, n_vehicles: int, seconds: float, seed: int, profile: bool, prototype: str = "") -> dict:
     from lastmile.routing.matrix.haversine import HaversineProvider
     from lastmile.routing.matrix.profiles import laredo
     from lastmile.routing.solve import build_model, solve
@@ -260,7 +314,7 @@ def run_size(n_stops: int, n_vehicles: int, seconds: float, seed: int, profile: 
 
     problem = generate(n_stops, n_vehicles, seed)
     if prototype:
-        install_prototype()
+        install_prototype(set(prototype.split(",")))
     phases = Phases()
     phases.install()
     traffic = laredo()
@@ -272,6 +326,7 @@ def run_size(n_stops: int, n_vehicles: int, seconds: float, seed: int, profile: 
         prof = cProfile.Profile()
         prof.enable()
     phases.t0 = t0 = time.perf_counter()
+    phases.log(f"solve: {n_stops} stops, {n_vehicles} vehicles, budget {seconds:.0f} s")
     plan = solve(problem, Options(time_limit_s=seconds, seed=seed), provider=HaversineProvider(), traffic=traffic)
     total = time.perf_counter() - t0
     if prof is not None:
@@ -302,19 +357,18 @@ def run_size(n_stops: int, n_vehicles: int, seconds: float, seed: int, profile: 
     )
 
 
-def child(n: int, seconds: float, seed: int, profile: bool, prototype: bool, timeout: float) -> dict:
+def child(n: int, seconds: float, seed: int, profile: bool, prototype: str, timeout: float) -> dict:
     vehicles = max(2, round(n / 50))
     cmd = [sys.executable, __file__, "--child", "--stops", str(n), "--vehicles", str(vehicles), "--time", str(seconds),
-           "--seed", str(seed)] + (["--profile"] if profile else []) + (["--prototype"] if prototype else [])
+           "--seed", str(seed)] + (["--profile"] if profile else []) + (["--prototype", prototype] if prototype else [])
     t = time.perf_counter()
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout)  # progress: stderr, live
     except subprocess.TimeoutExpired:
         return dict(stops=n, vehicles=vehicles, error=f"did not finish within {timeout:.0f} s", wall_s=timeout)
     if out.returncode != 0:
-        return dict(stops=n, vehicles=vehicles, error=(out.stderr or out.stdout)[-2000:], wall_s=time.perf_counter() - t)
-    if out.stderr.strip():
-        print(out.stderr, file=sys.stderr)
+        return dict(stops=n, vehicles=vehicles, error=f"exit {out.returncode} {out.stdout[-500:]}",
+                    wall_s=time.perf_counter() - t)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -326,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="cProfile the solve (to stderr)")
-    ap.add_argument("--prototype", action="store_true", help="apply the engine changes prototyped here")
+    ap.add_argument("--prototype", default="", help="engine changes prototyped here, comma-separated: "
+                    "profiles,fallback,prize,sweep (see install_prototype)")
     ap.add_argument("--timeout", type=float, default=900.0, help="give up on a size after this many seconds")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -339,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.growth.split(",") if s.strip()] or [args.stops]
     print(f"# Laredo generated day, seed {args.seed}, budget {args.time:.0f} s, haversine matrix + Laredo weekday "
           f"traffic; each size in a fresh process; shared 2-core machine (noisy)"
-          f"{'; WITH PROTOTYPED ENGINE CHANGES (see install_prototype)' if args.prototype else ''}")
+          f"{f'; WITH PROTOTYPED ENGINE CHANGES {args.prototype} (see install_prototype)' if args.prototype else ''}")
     print(f"{'stops':>6} {'veh':>4} {'1st feas s':>10} {'total s':>8} {'peak MiB':>8} {'cost':>10} {'km':>8} "
           f"{'routes':>6} {'unassigned':>10} {'violations':>10} {'iters':>6}", flush=True)
     results = []

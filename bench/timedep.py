@@ -19,6 +19,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -29,6 +30,7 @@ from scale import generate  # noqa: E402
 from lastmile.routing.domain import Options, Plan, Problem  # noqa: E402
 from lastmile.routing.matrix.haversine import HaversineProvider  # noqa: E402
 from lastmile.routing.matrix.profiles import laredo  # noqa: E402
+from lastmile.routing.matrix.timedep import TrafficProfile  # noqa: E402
 from lastmile.routing.schedule import Context, schedule  # noqa: E402
 from lastmile.routing.solve import build_model, solve  # noqa: E402
 from lastmile.routing.validate import validate  # noqa: E402
@@ -66,36 +68,44 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     traffic = laredo()
-    tot = {"A": {}, "B": {}}
+    # B' = static too, but keeps the border: the engine derives "who may cross the Rio
+    # Grande" from the traffic profile, so traffic=None silently lifts that rule.
+    static_border = TrafficProfile((), dataclasses.replace(traffic.border, into_left=(), into_right=()),
+                                   name="static-border")
+    plans = [("A", "A time-dep", traffic), ("B", "B None", None), ("S", "B' static+border", static_border)]
+    tot: dict[str, dict] = {k: {} for k, _, _ in plans}
     print(f"# Laredo Tuesday, {args.stops} stops, {args.vehicles} vehicles, {args.time:.0f} s per plan, haversine "
-          f"matrix; A = time-dependent solve, B = static free-flow solve; both re-timed on the Laredo profile")
+          f"matrix; A = solve(traffic=laredo()); B = solve(traffic=None) (free flow, and no border rule); "
+          f"B' = static with the border rule and a constant {traffic.border.base_wait_s // 60}-min bridge wait; "
+          f"all re-timed on the Laredo profile")
     for seed in (int(s) for s in args.seeds.split(",") if s.strip()):
         problem = generate(args.stops, args.vehicles, seed)
         index, model = build_model(problem, HaversineProvider(), traffic=traffic)
         ctx = Context(problem, index, model)
         opts = Options(time_limit_s=args.time, seed=seed)
         t = time.perf_counter()
-        plan_a = solve(problem, opts, provider=HaversineProvider(), traffic=traffic)
-        plan_b = solve(problem, opts, provider=HaversineProvider(), traffic=None)
-        a, b = judge(plan_a, problem, ctx), judge(plan_b, problem, ctx)
-        print(f"\nseed {seed} ({time.perf_counter() - t:.0f} s)      {'A time-dependent':>17} {'B static':>10}")
+        res = {k: judge(solve(problem, opts, provider=HaversineProvider(), traffic=tr), problem, ctx)
+               for k, _, tr in plans}
+        print(f"\nseed {seed} ({time.perf_counter() - t:.0f} s)  " + "".join(f"{label:>18}" for _, label, _ in plans))
         rows = [("stops assigned", "assigned", "d"), ("unassigned", "unassigned", "d"), ("routes", "routes", "d"),
                 ("km", "km", ".1f"), ("route hours (truth)", "hours", ".1f"), ("late stops (truth)", "late_stops", "d"),
                 ("late minutes (truth)", "late_min", ".0f"), ("worst lateness, min", "worst_late_min", ".0f"),
                 ("overtime minutes", "overtime_min", ".0f"), ("routes in overtime", "overtime_routes", "d"),
                 ("missed breaks", "missed_breaks", "d"), ("served on time", "on_time", "d"),
-                ("validator violations (truth)", "violations", "d"), ("solve s", "solve_s", ".1f")]
+                ("violations (truth)", "violations", "d"), ("solve s", "solve_s", ".1f")]
         for label, key, fmt in rows:
-            print(f"  {label:<24} {a[key]:>17{fmt}} {b[key]:>10{fmt}}")
-        for k, res in (("A", a), ("B", b)):
-            for key, val in res.items():
+            print(f"  {label:<24}" + "".join(f"{res[k][key]:>18{fmt}}" for k, _, _ in plans))
+        for k, r in res.items():
+            for key, val in r.items():
                 tot[k][key] = tot[k].get(key, 0) + val
-    a, b = tot["A"], tot["B"]
-    print(f"\n# totals over seeds: A served on time {a['on_time']}/{a['assigned'] + a['unassigned']}, "
-          f"B {b['on_time']}/{b['assigned'] + b['unassigned']}")
-    print(f"timedep truth: late stops A {a['late_stops']} vs B {b['late_stops']}, late minutes {a['late_min']:.0f} vs "
-          f"{b['late_min']:.0f}, overtime minutes {a['overtime_min']:.0f} vs {b['overtime_min']:.0f}, "
-          f"unassigned {a['unassigned']} vs {b['unassigned']}, km {a['km']:.0f} vs {b['km']:.0f}")
+    a, b, c = tot["A"], tot["B"], tot["S"]
+    n = a["assigned"] + a["unassigned"]
+    print(f"\n# totals over seeds: served on time A {a['on_time']}/{n}, B {b['on_time']}/{n}, B' {c['on_time']}/{n}")
+    print(f"timedep truth (A vs B vs B'): late stops {a['late_stops']} vs {b['late_stops']} vs {c['late_stops']}, "
+          f"late minutes {a['late_min']:.0f} vs {b['late_min']:.0f} vs {c['late_min']:.0f}, overtime minutes "
+          f"{a['overtime_min']:.0f} vs {b['overtime_min']:.0f} vs {c['overtime_min']:.0f}, unassigned "
+          f"{a['unassigned']} vs {b['unassigned']} vs {c['unassigned']}, served on time {a['on_time']} vs "
+          f"{b['on_time']} vs {c['on_time']} of {n}")
     return 0
 
 
