@@ -23,18 +23,26 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from lastmile.routing.domain import Break, Depot, LatLon, Options, Problem, Stop, TimeWindow, Vehicle  # noqa: E402
+from lastmile.routing.domain import (
+    Break,
+    Depot,
+    LatLon,
+    Options,
+    Problem,
+    Stop,
+    TimeWindow,
+    Vehicle,
+)
 
 BBOX = (27.40, 27.65, -99.58, -99.42)  # lat min, lat max, lon min, lon max
 CENTRE = (27.515, -99.495)

@@ -21,19 +21,28 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import csv
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _vrptw import SCALE, SETS, Instance, check_exact, exact_distance, instances, read_bks, read_instance  # noqa: E402
+from _vrptw import (
+    SCALE,
+    SETS,
+    Instance,
+    check_exact,
+    exact_distance,
+    instances,
+    read_bks,
+    read_instance,
+)
 
 SOLVERS = ("lastmile", "pyvrp", "ortools", "vroom")
 
@@ -51,7 +60,16 @@ class Result:
 # --- the four solvers: each returns routes as lists of customer indices 1..n -------------
 
 def run_lastmile(inst: Instance, path: Path, seconds: float, seed: int) -> list[list[int]]:
-    from lastmile.routing.domain import Depot, LatLon, Objective, Options, Problem, Stop, TimeWindow, Vehicle
+    from lastmile.routing.domain import (
+        Depot,
+        LatLon,
+        Objective,
+        Options,
+        Problem,
+        Stop,
+        TimeWindow,
+        Vehicle,
+    )
     from lastmile.routing.ports import Matrix
     from lastmile.routing.solve import solve
 
@@ -195,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
           f"run one after the other; distances exact Euclidean; "
           f"'!' = infeasible under exact check (excluded from the mean), '~' = late by < 1 time unit under exact "
           f"times, a DIMACS truncation artefact (kept in the mean)")
-    print(f"# gap ref: Solomon distance-only BKS; Homberger hierarchical BKS (vehicles first)")
+    print("# gap ref: Solomon distance-only BKS; Homberger hierarchical BKS (vehicles first)")
     head = f"{'instance':<10} {'budget':>6} {'BKS':>9} {'veh':>3} | " + " | ".join(
         f"{s:>8} {'veh':>3} {'gap%':>6}" for s in solvers)
     print(head, flush=True)

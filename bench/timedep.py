@@ -18,22 +18,22 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import argparse  # noqa: E402
-import dataclasses  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import generate  # noqa: E402
+from scale import generate
 
-from lastmile.routing.domain import Options, Plan, Problem  # noqa: E402
-from lastmile.routing.matrix.haversine import HaversineProvider  # noqa: E402
-from lastmile.routing.matrix.profiles import laredo  # noqa: E402
-from lastmile.routing.matrix.timedep import TrafficProfile  # noqa: E402
-from lastmile.routing.schedule import Context, schedule  # noqa: E402
-from lastmile.routing.solve import build_model, solve  # noqa: E402
-from lastmile.routing.validate import validate  # noqa: E402
+from lastmile.routing.domain import Options, Plan, Problem
+from lastmile.routing.matrix.haversine import HaversineProvider
+from lastmile.routing.matrix.profiles import laredo
+from lastmile.routing.matrix.timedep import TrafficProfile
+from lastmile.routing.schedule import Context, schedule
+from lastmile.routing.solve import build_model, solve
+from lastmile.routing.validate import validate
 
 
 def judge(plan: Plan, problem: Problem, ctx: Context) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-import _vrptw  # noqa: E402
+import _vrptw
 
 C101 = _vrptw.SETS["solomon"] / "C101.txt"
 pytestmark = pytest.mark.skipif(not C101.exists(), reason="shared VRPTW benchmark data not present")
