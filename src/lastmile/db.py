@@ -78,6 +78,17 @@ def make_engine(url: str, *, readonly: bool = False, **kw: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if readonly:
+            kw.setdefault("pool_size", 20)
+            kw.setdefault("max_overflow", 20)
+        else:
+            # One writer connection per process, handed out first come, first served.
+            # SQLite allows one writer at a time anyway, and its busy handler is not
+            # fair: with dozens of threads polling for the lock some starve past any
+            # timeout. Queueing in the pool instead keeps waits short and ordered.
+            kw.setdefault("pool_size", 1)
+            kw.setdefault("max_overflow", 0)
+            kw.setdefault("pool_timeout", 120)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
 
         @event.listens_for(engine, "connect")

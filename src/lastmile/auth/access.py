@@ -19,6 +19,7 @@ from hashlib import sha256
 from typing import Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from ..config import Settings
 from ..errors import Forbidden, Unauthorized
 from ..kit.ids import hash_secret
 from ..kit.time import utcnow
-from ..kit.web import get_app_settings, get_session
+from ..kit.web import get_app_settings
 from .models import AccessToken, Shipper, ShipperApiKey, User
 
 SESSION_COOKIE = "lastmile_session"
@@ -105,7 +106,10 @@ def _from_api_key(session: Session, key: str) -> Principal | None:
     return Principal("shipper", shipper.id, shipper.organization_id, shipper_id=shipper.id, via="api_key")
 
 
-async def authenticate(request: Request, session: Session, settings: Settings) -> Principal | None:
+def authenticate(
+    request: Request, session: Session, settings: Settings, csrf_form_value: str | None = None
+) -> Principal | None:
+    """Blocking (database) part of authentication; runs in the thread pool."""
     token = _bearer(request)
     if token is not None:
         if token.startswith(API_KEY_PREFIX):
@@ -123,17 +127,34 @@ async def authenticate(request: Request, session: Session, settings: Settings) -
         if p is None:
             return None
         if request.method not in ("GET", "HEAD", "OPTIONS"):
-            sent = request.headers.get("x-csrf-token")
-            if sent is None and request.headers.get("content-type", "").startswith(
-                ("application/x-www-form-urlencoded", "multipart/form-data")
-            ):
-                form = await request.form()
-                value = form.get("csrf_token")
-                sent = value if isinstance(value, str) else None
+            sent = request.headers.get("x-csrf-token") or csrf_form_value
             if not sent or not hmac.compare_digest(sent, csrf_token_for(settings, cookie)):
                 raise Forbidden("missing or wrong CSRF token", code="csrf")
         return p
     return None
+
+
+def _authenticate_read_only(request: Request, settings: Settings, form_value: str | None) -> Principal | None:
+    """Authenticate on a short read-only session of its own, so the request's
+    (writer) session takes no lock before the endpoint runs."""
+    with request.app.state.db.read_sessions() as session:
+        return authenticate(request, session, settings, form_value)
+
+
+async def _csrf_form_value(request: Request) -> str | None:
+    if (
+        request.method in ("GET", "HEAD", "OPTIONS")
+        or _bearer(request) is not None
+        or SESSION_COOKIE not in request.cookies
+        or request.headers.get("x-csrf-token")
+        or not request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        )
+    ):
+        return None
+    form = await request.form()
+    value = form.get("csrf_token")
+    return value if isinstance(value, str) else None
 
 
 def allow(*roles: str) -> Callable[..., Any]:
@@ -142,12 +163,9 @@ def allow(*roles: str) -> Callable[..., Any]:
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
 
-    async def dependency(
-        request: Request,
-        session: Session = Depends(get_session),
-        settings: Settings = Depends(get_app_settings),
-    ) -> Principal:
-        p = await authenticate(request, session, settings)
+    async def dependency(request: Request, settings: Settings = Depends(get_app_settings)) -> Principal:
+        form_value = await _csrf_form_value(request)
+        p = await run_in_threadpool(_authenticate_read_only, request, settings, form_value)
         if p is None:
             raise Unauthorized("authentication required")
         if p.role not in roles:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
 
@@ -22,9 +22,14 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request. Services never commit; the endpoint does.
-    Anything not committed is rolled back when the request ends."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request. Services never commit; the endpoint does (which
+    also hands the connection back to the pool). Anything not committed is rolled
+    back when the request ends.
+
+    Async on purpose: setup and teardown then run on the event loop and never wait
+    for a worker thread while holding a connection (with SQLite's single writer
+    connection that wait could deadlock under load)."""
     db: Database = request.app.state.db
     factory = db.read_sessions if request.method in ("GET", "HEAD", "OPTIONS") else db.sessions
     session = factory()
