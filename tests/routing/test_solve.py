@@ -16,6 +16,8 @@ from lastmile.routing.validate import validate
 
 DEPOT = Depot("N", LatLon(27.5930, -99.5050), "north")
 FAST = Options(iterations=300, seed=3)
+BACKENDS = [Options(iterations=300, seed=3), Options(time_limit_s=1.0, seed=3, backend="ortools")]
+both_backends = pytest.mark.parametrize("opts", BACKENDS, ids=["pyvrp", "ortools"])
 
 
 def stop(i: int, lat: float, lon: float, **kw) -> Stop:
@@ -34,11 +36,12 @@ def check(plan, problem, traffic=None):
     assert violations == [], [str(v) for v in violations]
 
 
-def test_every_stop_is_routed_in_its_window():
+@both_backends
+def test_every_stop_is_routed_in_its_window(opts):
     stops = tuple(stop(i, 27.52 + 0.01 * (i % 7), -99.49 + 0.01 * (i // 7),
                        windows=(TimeWindow(hm("09:00"), hm("12:00")),) if i % 2 else ()) for i in range(20))
     p = Problem(stops, (van(1), van(2)), (DEPOT,), weekday=2)
-    plan = solve(p, FAST, traffic=laredo())
+    plan = solve(p, opts, traffic=laredo())
     assert plan.stats.assigned == 20 and not plan.unassigned
     check(plan, p, laredo())
     for r in plan.routes:
@@ -48,7 +51,8 @@ def test_every_stop_is_routed_in_its_window():
                 assert s.windows[0].start <= v.start <= s.windows[0].end
 
 
-def test_unassigned_stops_come_with_reasons_a_dispatcher_understands():
+@both_backends
+def test_unassigned_stops_come_with_reasons_a_dispatcher_understands(opts):
     stops = (
         stop(1, 27.55, -99.50),
         stop(2, 27.56, -99.49, skills=frozenset({"heavy-lift"})),
@@ -56,7 +60,7 @@ def test_unassigned_stops_come_with_reasons_a_dispatcher_understands():
         stop(4, 27.40, -99.40, windows=(TimeWindow(hm("07:00"), hm("07:02")),)),
     )
     p = Problem(stops, (van(1),), (DEPOT,), weekday=2)
-    plan = solve(p, FAST)
+    plan = solve(p, opts)
     reasons = {u.stop_id: u.reason for u in plan.unassigned}
     assert reasons["s2"] == "no vehicle with skill heavy-lift is on shift"
     assert "exceeds every suitable vehicle's capacity" in reasons["s3"] and "900 kg" in reasons["s3"]
@@ -65,52 +69,57 @@ def test_unassigned_stops_come_with_reasons_a_dispatcher_understands():
     check(plan, p)
 
 
-def test_skills_only_go_to_vehicles_that_have_them():
+@both_backends
+def test_skills_only_go_to_vehicles_that_have_them(opts):
     cold = frozenset({"refrigerated"})
     stops = tuple(stop(i, 27.50 + 0.005 * i, -99.50, skills=cold if i % 3 == 0 else frozenset()) for i in range(12))
     p = Problem(stops, (van(1, skills=cold), van(2)), (DEPOT,))
-    plan = solve(p, FAST)
+    plan = solve(p, opts)
     assert not plan.unassigned
     r2 = plan.route_of("v2")
     assert r2 is None or not any(int(s[1:]) % 3 == 0 for s in r2.stop_ids)
     check(plan, p)
 
 
-def test_capacity_splits_the_load_and_pickups_come_back():
+@both_backends
+def test_capacity_splits_the_load_and_pickups_come_back(opts):
     stops = tuple(stop(i, 27.50 + 0.004 * i, -99.49, demand=(100, 0, 1),
                        kind=StopKind.PICKUP if i % 4 == 0 else StopKind.DELIVERY) for i in range(10))
     p = Problem(stops, (van(1, capacity=(500, 2000, 50)), van(2, capacity=(500, 2000, 50))), (DEPOT,))
-    plan = solve(p, FAST)
+    plan = solve(p, opts)
     assert not plan.unassigned
     assert len(plan.routes) == 2  # 800 kg of deliveries need both vans
     check(plan, p)
 
 
-def test_second_window_is_used_when_the_first_cannot_be_met():
+@both_backends
+def test_second_window_is_used_when_the_first_cannot_be_met(opts):
     far = stop(1, 27.40, -99.45, windows=(TimeWindow(hm("07:00"), hm("07:03")), TimeWindow(hm("15:00"), hm("16:00"))))
     p = Problem((far, stop(2, 27.55, -99.50)), (van(1),), (DEPOT,))
-    plan = solve(p, FAST)
+    plan = solve(p, opts)
     assert not plan.unassigned
     visit = next(v for v in plan.routes[0].visits if v.ref == "s1")
     assert hm("15:00") <= visit.start <= hm("16:00")
     check(plan, p)
 
 
-def test_breaks_are_taken_inside_their_window():
+@both_backends
+def test_breaks_are_taken_inside_their_window(opts):
     brk = Break(TimeWindow(hm("11:00"), hm("12:00")), 1800, id="lunch")
     stops = tuple(stop(i, 27.50 + 0.003 * i, -99.50 + 0.002 * i, service_s=900) for i in range(24))
     p = Problem(stops, (van(1, breaks=(brk,), shift=TimeWindow(hm("08:00"), hm("18:00"))),), (DEPOT,), weekday=1)
-    plan = solve(p, FAST, traffic=laredo())
+    plan = solve(p, opts, traffic=laredo())
     r = plan.routes[0]
     breaks = [v for v in r.visits if v.kind is VisitKind.BREAK]
     assert len(breaks) == 1 and hm("11:00") <= breaks[0].start <= hm("12:00") and breaks[0].end - breaks[0].start == 1800
     check(plan, p, laredo())
 
 
-def test_hours_of_service_limit_leaves_stops_out_with_a_reason():
+@both_backends
+def test_hours_of_service_limit_leaves_stops_out_with_a_reason(opts):
     stops = tuple(stop(i, 27.45 + 0.01 * i, -99.45, service_s=1800) for i in range(12))
     p = Problem(stops, (van(1, max_work_s=3 * 3600),), (DEPOT,))
-    plan = solve(p, FAST)
+    plan = solve(p, opts)
     assert plan.unassigned and plan.routes
     assert plan.routes[0].duration_s <= 3 * 3600
     check(plan, p)
@@ -211,11 +220,12 @@ def test_every_returned_plan_passes_the_validator(problem, traffic, seed):
     assert routed | {u.stop_id for u in plan.unassigned} == {s.id for s in problem.stops}
 
 
-def test_only_cross_border_vehicles_serve_the_other_side():
+@both_backends
+def test_only_cross_border_vehicles_serve_the_other_side(opts):
     nuevo_laredo = (stop(1, 27.478, -99.508), stop(2, 27.470, -99.520))
     laredo_side = (stop(3, 27.55, -99.49),)
     p = Problem(nuevo_laredo + laredo_side, (van(1), van(2, skills=frozenset({"cross-border"}))), (DEPOT,), weekday=2)
-    plan = solve(p, FAST, traffic=laredo())
+    plan = solve(p, opts, traffic=laredo())
     assert not plan.unassigned
     v1 = plan.route_of("v1")
     assert v1 is None or set(v1.stop_ids) <= {"s3"}
@@ -223,7 +233,7 @@ def test_only_cross_border_vehicles_serve_the_other_side():
     check(plan, p, laredo())
     # Without a cross-border vehicle, the reason says so.
     p2 = replace(p, vehicles=(van(1),))
-    plan2 = solve(p2, FAST, traffic=laredo())
+    plan2 = solve(p2, opts, traffic=laredo())
     reasons = {u.stop_id: u.reason for u in plan2.unassigned}
     assert reasons == {"s1": "it is across the border and no vehicle with skill cross-border is on shift",
                        "s2": "it is across the border and no vehicle with skill cross-border is on shift"}
@@ -231,3 +241,14 @@ def test_only_cross_border_vehicles_serve_the_other_side():
     index, model = build_model(p2, traffic=laredo())
     codes = {v.code for v in validate(plan, replace(p, vehicles=(van(1), van(2))), model, index)}
     assert "border" in codes
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=instances(), traffic=st.booleans())
+def test_every_ortools_plan_passes_the_validator(problem, traffic):
+    prof = laredo() if traffic else None
+    plan = solve(problem, Options(iterations=50, seed=1, backend="ortools"), traffic=prof)
+    check(plan, problem, prof)
+    routed = {s for r in plan.routes for s in r.stop_ids}
+    assert routed | {u.stop_id for u in plan.unassigned} == {s.id for s in problem.stops}

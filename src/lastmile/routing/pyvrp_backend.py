@@ -30,7 +30,8 @@ import numpy as np
 import pyvrp
 from pyvrp.stop import MaxIterations, MaxRuntime
 
-from .domain import Objective, Problem, StopKind, Vehicle
+from .costs import cost_terms
+from .domain import Problem, StopKind
 from .ports import LocationIndex, SolverInput, SolverOutput
 
 FOREVER = 10_000_000  # seconds / metres on a forbidden leg
@@ -151,20 +152,6 @@ def _sequences(built: _Built, sol: pyvrp.Solution) -> dict[str, tuple[str, ...]]
     return out
 
 
-def _cost_terms(v: Vehicle, objective: str) -> tuple[int, int, int]:
-    """(per metre, per second, fixed) in milli-cents for the chosen objective."""
-    if objective == Objective.DISTANCE.value:
-        return 1, 0, 0
-    if objective == Objective.TIME.value:
-        return 0, 1, 0
-    if objective == Objective.VEHICLES.value:
-        return 1, 0, 1_000_000_000
-    per_m, per_s, fixed = v.cost_per_km, round(v.cost_per_hour * 1000 / 3600), v.fixed_cost * 1000
-    if per_m == 0 and per_s == 0:
-        per_m = 1
-    return per_m, per_s, fixed
-
-
 def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index: LocationIndex,
            inp: SolverInput, prize_mode: bool, balance_target: int | None = None) -> _Built:
     stops = {s.id: s for s in problem.stops}
@@ -242,7 +229,7 @@ def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index
     for v in vehicles:
         breaks = sum(b.duration_s for b in v.breaks)
         shift_end = v.shift.end - inp.shift_cut.get(v.id, 0) - breaks
-        per_m, per_s, fixed = _cost_terms(v, inp.objective)
+        per_m, per_s, fixed = cost_terms(v, inp.objective)
         cap = tuple(v.capacity) if v.capacity else (UNLIMITED,) * nd
         max_work = (v.max_work_s - breaks) if v.max_work_s is not None else None
         key = (depot_idx[v.start_depot], depot_idx[v.end], cap, v.shift.start, max(shift_end, v.shift.start),
