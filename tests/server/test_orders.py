@@ -39,6 +39,7 @@ def test_shipper_sees_and_changes_only_its_own_orders(client, world):
     assert client.post(f"/orders/{theirs['id']}/cancel", json={}, headers=h).status_code == 404
     listed = client.get("/orders", headers=h).json()["items"]
     assert [o["id"] for o in listed] == [mine["id"]]
+    assert listed[0] == client.get(f"/orders/{mine['id']}", headers=h).json() == mine  # one shape everywhere
     # asking for the other shipper's orders by filter still returns only mine (none of theirs)
     assert client.get("/orders", params={"shipper_id": world.ids["shipper2"]}, headers=h).json()["items"] == []
     # creating on behalf of another shipper is refused

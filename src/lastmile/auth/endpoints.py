@@ -13,7 +13,7 @@ from ..kit.schema import Id
 from ..kit.time import utcnow
 from ..kit.web import get_app_settings, get_session, snapshot
 from . import service
-from .access import CSRF_COOKIE, SESSION_COOKIE, Principal, allow, csrf_token_for, public
+from .access import CSRF_COOKIE, SESSION_COOKIE, Principal, allow, csrf_token_for, forget_secret, public
 from .models import AuditEntry, Shipper, User
 from .schemas import (
     ApiKeyCreate,
@@ -155,6 +155,7 @@ def revoke_api_key(
         raise NotFound("API key not found")
     before = snapshot(key)
     key.revoked_at = key.revoked_at or utcnow()
+    forget_secret(key.key_hash)
     service.record_audit(session, p, "api_key.revoke", "shipper_api_key", key.id, before, snapshot(key))
     session.commit()
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from ..config import Settings
 from ..errors import Conflict, NotFound, Unauthorized
 from ..kit.ids import hash_secret, new_secret
 from ..kit.time import utcnow
-from .access import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, Principal
+from .access import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, Principal, forget_secret
 from .models import AccessToken, AuditEntry, Organization, Shipper, ShipperApiKey, User
 from .passwords import hash_password, needs_rehash, verify_password
 
@@ -99,6 +99,7 @@ def issue_token(session: Session, settings: Settings, user: User, kind: str) -> 
 
 
 def revoke_token(session: Session, secret: str) -> None:
+    forget_secret(hash_secret(secret))
     tok = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_secret(secret)))
     if tok is not None and tok.revoked_at is None:
         tok.revoked_at = utcnow()

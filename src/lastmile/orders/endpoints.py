@@ -84,7 +84,7 @@ def create_order(
         if seen is not None:
             return _replay(seen, request_hash)
     order = service.create_order(session, p, body, geocoder)
-    out = service.to_out(order).model_dump(mode="json")
+    out = service.order_dict(order)
     if idempotency_key is not None:
         session.add(IdempotencyKey(scope=scope, key=idempotency_key, request_hash=request_hash,
                                    status_code=201, response=out))
@@ -112,7 +112,7 @@ def list_orders(
     shipper_id: Annotated[Id | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page[OrderOut]:
+) -> JSONResponse:
     """Orders, oldest first; pass ``next_cursor`` back as ``cursor`` for the next page.
     A shipper sees only its own orders."""
     rows = repository.list_orders(
@@ -120,7 +120,7 @@ def list_orders(
         after=decode_cursor(cursor), limit=limit + 1,
     )
     nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[OrderOut](items=[service.to_out(o) for o in rows[:limit]], next_cursor=nxt)
+    return JSONResponse({"items": [service.order_dict(o) for o in rows[:limit]], "next_cursor": nxt})
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)

@@ -36,37 +36,50 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 
 
+def _iso(dt: Any) -> str | None:
+    if dt is None:
+        return None
+    text = dt if isinstance(dt, str) else dt.isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def order_dict(order: Order) -> dict[str, Any]:
+    """The API's view of an order as JSON-ready data (the shape of ``OrderOut``),
+    built by hand: lists of orders are the hottest path of the API."""
+    return {
+        "id": order.id,
+        "shipper_id": order.shipper_id,
+        "depot_id": order.depot_id,
+        "reference": order.reference,
+        "date": order.date.isoformat(),
+        "kind": order.kind,
+        "status": order.status,
+        "address": order.address,
+        "lat": order.lat,
+        "lon": order.lon,
+        "geocoded": order.geocoded,
+        "contact": {"name": order.contact_name, "phone": order.contact_phone, "email": order.contact_email or None},
+        "language": order.language,
+        "windows": [{"start": _iso(w["start"]), "end": _iso(w["end"])} for w in order.windows],
+        "service_s": order.service_s,
+        "demand": {"kg": order.demand_kg, "litres": order.demand_litres, "parcels": order.demand_parcels},
+        "items": order.items,
+        "skills": order.skills,
+        "priority": order.priority,
+        "cod": {"amount": order.cod_amount, "currency": order.cod_currency} if order.cod_currency else None,
+        "instructions": order.instructions,
+        "created_at": _iso(order.created_at),
+        "updated_at": _iso(order.updated_at),
+        "completed_at": _iso(order.completed_at),
+    }
+
+
 def to_out(order: Order) -> OrderOut:
-    return OrderOut(
-        id=order.id,
-        shipper_id=order.shipper_id,
-        depot_id=order.depot_id,
-        reference=order.reference,
-        date=order.date,
-        kind=order.kind,
-        status=order.status,
-        address=order.address,
-        lat=order.lat,
-        lon=order.lon,
-        geocoded=order.geocoded,
-        contact={"name": order.contact_name, "phone": order.contact_phone, "email": order.contact_email or None},
-        language=order.language,
-        windows=order.windows,  # type: ignore[arg-type]
-        service_s=order.service_s,
-        demand={"kg": order.demand_kg, "litres": order.demand_litres, "parcels": order.demand_parcels},
-        items=order.items,
-        skills=order.skills,
-        priority=order.priority,
-        cod={"amount": order.cod_amount, "currency": order.cod_currency} if order.cod_currency else None,
-        instructions=order.instructions,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        completed_at=order.completed_at,
-    )
+    return OrderOut.model_validate(order_dict(order))
 
 
 def _payload(order: Order) -> dict[str, Any]:
-    return to_out(order).model_dump(mode="json")
+    return order_dict(order)
 
 
 def _apply(order: Order, data: dict[str, Any]) -> None:

@@ -1,0 +1,230 @@
+"""API benchmark: order create and list under 50 concurrent clients, on SQLite and
+on PostgreSQL, against a plain-insert baseline in the same run.
+
+    .venv/bin/python bench/api.py [--clients 50] [--requests 1000] [--workers 2] [--only sqlite|postgresql]
+
+Starts a real `uvicorn` server (the same app `lastmile serve` runs) per database,
+drives it with asyncio HTTP clients, then inserts the same number of orders with
+plain SQLAlchemy Core inserts from the same number of threads (no HTTP, no
+validation, no auth, no events). Prints p50/p95 and requests/s; the last line is
+the key figure. Targets (issue 4): p95 <= 100 ms for creates, <= 50 ms for reads,
+on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+PG_ADMIN = os.environ.get("LASTMILE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+DAY = date(2026, 11, 25)
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] * 1000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(url: str) -> tuple[str, str, str]:
+    """Migrate, create an organization, a depot and a shipper key. Returns (org, depot, key)."""
+    from lastmile.auth.models import Shipper
+    from lastmile.auth.service import create_api_key, get_or_create_organization
+    from lastmile.db import Database
+    from lastmile.depots.models import Depot
+
+    db = Database(url)
+    db.migrate()
+    with db.session() as s:
+        org = get_or_create_organization(s, "bench")
+        depot = Depot(organization_id=org.id, name="North", lat=27.56, lon=-99.49, timezone="America/Chicago")
+        shipper = Shipper(organization_id=org.id, name="Farmacia")
+        s.add_all([depot, shipper])
+        s.flush()
+        key, _ = create_api_key(s, shipper)
+        s.commit()
+        out = (org.id, depot.id, key)
+    db.dispose()
+    return out
+
+
+def body(depot: str, i: int) -> dict:
+    return {
+        "depot_id": depot, "date": DAY.isoformat(), "reference": f"B{i}",
+        "address": f"{1000 + i} Saunders St, Laredo, TX", "lat": 27.5 + (i % 100) / 1000, "lon": -99.48,
+        "contact": {"name": "Cliente", "phone": "+1 956 555 0100"}, "language": "es",
+        "windows": [{"start": "2026-11-25T09:00:00-06:00", "end": "2026-11-25T12:00:00-06:00"}],
+        "demand": {"kg": 3, "litres": 10, "parcels": 1},
+    }
+
+
+async def drive(base: str, key: str, depot: str, clients: int, n: int, kind: str) -> tuple[list[float], float]:
+    headers = {"Authorization": f"Bearer {key}"}
+    lat: list[float] = []
+    counter = iter(range(n))
+    errors = 0
+
+    async def worker(c: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for i in counter:
+            t0 = time.perf_counter()
+            if kind == "create":
+                r = await c.post("/orders", json=body(depot, i), headers={**headers, "Idempotency-Key": f"k{i}"})
+            else:
+                r = await c.get("/orders", params={"date": DAY.isoformat(), "status": "pending", "limit": 50},
+                                headers=headers)
+            lat.append(time.perf_counter() - t0)
+            if r.status_code >= 300:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as c:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(c) for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    if errors:
+        print(f"  !! {errors} {kind} requests failed", file=sys.stderr)
+    return lat, wall
+
+
+def baseline(url: str, org: str, depot: str, clients: int, n: int) -> tuple[list[float], float]:
+    """Plain inserts: one row, one transaction, no HTTP -- what the API adds its work to."""
+    from sqlalchemy import insert
+
+    from lastmile.db import Database
+    from lastmile.kit.ids import new_id
+    from lastmile.kit.time import utcnow
+    from lastmile.orders.models import Order
+
+    db = Database(url)
+    lat: list[float] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        t0 = time.perf_counter()
+        with db.engine.begin() as conn:
+            now = utcnow()
+            conn.execute(insert(Order).values(
+                id=new_id("ord"), organization_id=org, depot_id=depot, date=DAY, kind="delivery", status="pending",
+                reference=f"P{i}", address="x", lat=27.5, lon=-99.48, geocoded=False, contact_name="", contact_phone="",
+                contact_email="", language="es", windows=[], service_s=300, demand_kg=3, demand_litres=10,
+                demand_parcels=1, items=[], skills=[], priority=0, cod_amount=0, instructions="", created_at=now,
+                updated_at=now))
+        with lock:
+            lat.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as ex:
+        list(ex.map(one, range(n)))
+    wall = time.perf_counter() - t0
+    db.dispose()
+    return lat, wall
+
+
+def start_server(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "LASTMILE_DATABASE_URL": url, "LASTMILE_DATA_DIR": str(data_dir), "LASTMILE_ENV": "test"}
+    log = open(data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "lastmile.app:create_app", "--factory", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "3"],
+        env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop_server(proc)
+    raise SystemExit(f"server did not start; see {log.name}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop uvicorn and its worker processes (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(wait)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def row(name: str, lat: list[float], wall: float) -> str:
+    return f"  {name:<22} p50 {pct(lat, 50):7.1f} ms   p95 {pct(lat, 95):7.1f} ms   {len(lat) / wall:8.1f} req/s"
+
+
+def bench(label: str, url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    org, depot, key = seed(url)
+    proc, base = start_server(url, tmp / f"data-{label}", args.workers)
+    try:
+        asyncio.run(drive(base, key, depot, args.clients, min(100, args.requests), "create"))  # warm-up
+        c_lat, c_wall = asyncio.run(drive(base, key, depot, args.clients, args.requests, "create"))
+        l_lat, l_wall = asyncio.run(drive(base, key, depot, args.clients, args.requests, "list"))
+    finally:
+        stop_server(proc)
+    b_lat, b_wall = baseline(url, org, depot, args.clients, args.requests)
+    print(f"{label}  ({args.clients} clients, {args.requests} requests each, {args.workers} server workers)")
+    print(row("POST /orders", c_lat, c_wall))
+    print(row("GET /orders (50/page)", l_lat, l_wall))
+    print(row("plain insert baseline", b_lat, b_wall))
+    ratio = (len(c_lat) / c_wall) / (len(b_lat) / b_wall)
+    print(f"  API create throughput = {ratio:.2f}x plain insert")
+    return {"create_p95": pct(c_lat, 95), "list_p95": pct(l_lat, 95), "ratio": ratio}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
+    ap.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = ap.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    keep = os.environ.get("LASTMILE_BENCH_KEEP")  # keep the server logs and databases
+    with tempfile.TemporaryDirectory(prefix="lastmile-bench-") as t:
+        tmp = Path(tempfile.mkdtemp(prefix="lastmile-bench-keep-")) if keep else Path(t)
+        if args.only in (None, "sqlite"):
+            results["SQLite"] = bench("SQLite", f"sqlite:///{tmp / 'bench.db'}", args, tmp)
+        if args.only in (None, "postgresql"):
+            import psycopg
+
+            name = f"lastmile_bench_{uuid.uuid4().hex[:8]}"
+            with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+                c.execute(f'CREATE DATABASE "{name}"')
+            try:
+                results["PostgreSQL"] = bench("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, args, tmp)
+            finally:
+                with psycopg.connect(PG_ADMIN, autocommit=True) as c:
+                    c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    label = "PostgreSQL" if "PostgreSQL" in results else "SQLite"
+    r = results[label]
+    print(f"key: {label} p95 create {r['create_p95']:.1f} ms (target <= 100), p95 list {r['list_p95']:.1f} ms "
+          f"(target <= 50), API create throughput {r['ratio']:.2f}x plain insert")
+
+
+if __name__ == "__main__":
+    main()
