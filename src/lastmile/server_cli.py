@@ -59,6 +59,7 @@ def worker(
 
     # register every task module with the queue
     import lastmile.dispatch.tasks  # noqa: F401
+    import lastmile.orders.tasks  # noqa: F401
     import lastmile.webhooks.tasks  # noqa: F401
 
     Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()

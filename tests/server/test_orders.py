@@ -243,3 +243,18 @@ def test_status_events_and_driver_scope(client, world, db):
         types = [e.type for e in s.scalars(select(Event).where(Event.subject_id == o["id"]).order_by(Event.id))]
     assert types == ["order.created", "order.assigned", "order.out_for_delivery", "order.approaching",
                      "order.delivered"]  # "approaching" once
+
+
+def test_old_idempotency_keys_are_purged(client, world, db):
+    from datetime import timedelta
+
+    from lastmile.kit.time import utcnow
+    from lastmile.orders.models import IdempotencyKey
+    from lastmile.orders.tasks import purge_idempotency_keys
+
+    h = {**world.headers["shipper"], "Idempotency-Key": "old-key"}
+    client.post("/orders", json=order_body(world), headers=h)
+    assert purge_idempotency_keys(db) == 0
+    assert purge_idempotency_keys(db, now=utcnow() + timedelta(days=3)) == 1
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
