@@ -198,6 +198,10 @@ def install_prototype(parts: set[str]) -> None:
        it ignores the stopping criterion). The prize-mode retry gets it too.
     4. ("prize") In prize mode, PyVRP's ``max_penalty`` raised to ``BIG_PRIZE`` so that
        time warp / overload can outweigh dropping a stop, and prize mode from the start.
+    5. ("dims") Who may serve which stop (skills, border) as extra PyVRP load
+       dimensions instead of routing profiles: one duration/distance matrix in total.
+    6. ("deadline") PyVRP's stopping clock starts when the run starts, not after
+       its initial exhaustive local search.
     3. A repair round whose backend run ends infeasible keeps the previous round's
        sequences instead of returning none (``solve.py`` would then re-insert every
        stop one by one with ``best_insertion``).
@@ -234,6 +238,45 @@ def install_prototype(parts: set[str]) -> None:
                                 out.runtime_s, out.iterations)
         return out
 
+    if "deadline" in parts:
+        # MaxRuntime starts its clock at its first call, i.e. after pyvrp.solve's
+        # exhaustive local search of a random start (~40 s at 5,000 stops): count from
+        # when the run is started instead.
+        orig_init = pb._Progress.__init__
+
+        def progress_init(self_, seconds, t0, budget, inp):
+            orig_init(self_, seconds, t0, budget, inp)
+            if not inp.iterations:
+                deadline = time.perf_counter() + max(seconds, 0.01)
+                self_._stop = lambda best_cost: time.perf_counter() >= deadline
+
+        pb._Progress.__init__ = progress_init
+    if "dims" in parts:
+        orig_build = pb._build
+
+        def build_dims(problem, durations, distances, index, inp, prize_mode, balance_target=None):
+            """Who-may-serve-whom as extra load dimensions, one routing profile: a stop of
+            class c carries 1 unit of dimension c; vehicles allowed for c carry plenty,
+            the others 0. Same constraint, no n x n copy per profile."""
+            import dataclasses as dc
+
+            everyone = frozenset(v.id for v in problem.vehicles)
+            used = set(inp.stop_ids)
+            classes = sorted({a for sid, a in inp.allowed.items() if sid in used and a != everyone}, key=sorted)
+            if not classes:
+                return orig_build(problem, durations, distances, index, inp, prize_mode, balance_target=balance_target)
+            nd = len(problem.dimensions)
+            stops = tuple(dc.replace(x, demand=(tuple(x.demand) if x.demand else (0,) * nd)
+                                     + tuple(int(inp.allowed.get(x.id) == c) for c in classes)) for x in problem.stops)
+            vehicles = tuple(dc.replace(v, capacity=(tuple(v.capacity) if v.capacity else (pb.UNLIMITED,) * nd)
+                                        + tuple((1 << 30) if v.id in c else 0 for c in classes))
+                             for v in problem.vehicles)
+            p2 = dc.replace(problem, stops=stops, vehicles=vehicles,
+                            dimensions=problem.dimensions + tuple(f"may-serve-{k}" for k in range(len(classes))))
+            inp2 = dc.replace(inp, allowed={sid: everyone for sid in inp.allowed})
+            return orig_build(p2, durations, distances, index, inp2, prize_mode, balance_target=balance_target)
+
+        pb._build = build_dims
     if "prize" in parts:
         # Always prize-collecting: required stops carry BIG_PRIZE, so they are still
         # served whenever they fit, and the first run can no longer end infeasible.
@@ -389,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="cProfile the solve (to stderr)")
     ap.add_argument("--prototype", default="", help="engine changes prototyped here, comma-separated: "
-                    "profiles,fallback,prize,sweep (see install_prototype)")
+                    "profiles,dims,fallback,prize,deadline,sweep (see install_prototype)")
     ap.add_argument("--timeout", type=float, default=900.0, help="give up on a size after this many seconds")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
