@@ -94,7 +94,7 @@ def schedule(ctx: Context, vehicle: Vehicle, stop_ids: Sequence[str], depart: in
     if depart is not None:
         return _schedule(ctx, vehicle, stop_ids, depart)
     first = _schedule(ctx, vehicle, stop_ids, vehicle.shift.start)
-    waits = sum(v.wait_s for v in first.route.visits if v.kind is VisitKind.STOP)
+    waits = sum(v.wait_s for v in first.route.visits)  # at doors and before breaks
     if waits <= 0 or not stop_ids:
         return first
 

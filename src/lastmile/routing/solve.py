@@ -22,6 +22,7 @@ import numpy as np
 
 from .domain import Options, Plan, PlanStats, Problem, Route, Unassigned
 from .feasibility import eligibility
+from .balance import rebalance
 from .insertion import best_insertion
 from .matrix.haversine import HaversineProvider
 from .matrix.timedep import TimeDependentModel, TrafficProfile
@@ -122,6 +123,11 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
             sequences.setdefault(vid, []).insert(pos, sid)
             continue
         unassigned.append(Unassigned(sid, reason or _why_dropped(ctx, sequences, sid), code or "fleet"))
+
+    if options.balance > 0:
+        report(0.95, "balancing work across drivers")
+        budget = max(0.5, 0.15 * options.time_limit_s)
+        sequences = rebalance(ctx, sequences, options.balance, time.perf_counter() + budget)
 
     routes = []
     for v in problem.vehicles:

@@ -7,13 +7,18 @@ Laredo, TX / Nuevo Laredo, Tamaulipas:
 * the I-35 / US-83 corridor from the downtown bridges north, much slower at rush;
 * the approaches to the downtown bridges (Gateway to the Americas, Juarez-Lincoln);
 * school zones around the high schools, 07:00-08:30 and 14:30-16:00 on weekdays;
-* the Rio Grande as the border: a leg that crosses waits at a bridge, longer
-  northbound (inspection) and at the commute peaks.
+* the Rio Grande as the border, crossed only at the four international bridges
+  (``laredo_bridges``): each with opening hours, the traffic it takes, and a
+  wait by hour, weekday and direction -- northbound (inspection) much longer,
+  peaks at the commute, Saturday shopping and Sunday-evening returns.
 """
 
 from __future__ import annotations
 
-from ..domain import LatLon
+import itertools
+
+from ..domain import DAY, LatLon
+from .bridges import COMMERCIAL, PASSENGER, Bridge, OpenHours, WaitProfile
 from .timedep import EVERY_DAY, WEEKDAYS, Border, Slowdown, TrafficProfile, Zone, hm
 
 
@@ -55,7 +60,66 @@ BRIDGES = {
 }
 
 
-def laredo() -> TrafficProfile:
+def _hours(*pairs: tuple[int, int]) -> tuple[float, ...]:
+    """``(hour, minutes)`` anchors -> 24 hourly values, linear between anchors."""
+    out = []
+    for h in range(24):
+        for (h0, m0), (h1, m1) in itertools.pairwise(pairs):
+            if h0 <= h <= h1:
+                out.append(m0 + (m1 - m0) * (h - h0) / max(h1 - h0, 1))
+                break
+    return tuple(out)
+
+
+# Minutes of wait by hour. Northbound (into the US, CBP inspection) is much longer
+# than southbound; weekday peaks follow the commute and the school run, Saturday
+# is a shopping day, Sunday evening everyone comes home north.
+NORTH_WEEKDAY = _hours((0, 10), (5, 15), (7, 45), (8, 50), (10, 30), (11, 25), (13, 35), (15, 50), (17, 65),
+                       (19, 40), (21, 20), (23, 10))
+NORTH_SATURDAY = _hours((0, 10), (7, 15), (10, 35), (13, 50), (16, 45), (19, 30), (22, 15), (23, 10))
+NORTH_SUNDAY = _hours((0, 10), (8, 10), (12, 30), (16, 60), (19, 75), (21, 45), (23, 15))
+SOUTH_WEEKDAY = _hours((0, 5), (6, 10), (7, 20), (9, 15), (16, 20), (17, 25), (18, 25), (20, 10), (23, 5))
+SOUTH_SATURDAY = _hours((0, 5), (8, 10), (11, 20), (15, 20), (19, 10), (23, 5))
+SOUTH_SUNDAY = _hours((0, 5), (9, 10), (13, 15), (18, 10), (23, 5))
+# Commercial (trucks, FAST lanes aside): long northbound queues through the working day.
+CARGO_NORTH = _hours((0, 30), (8, 60), (11, 90), (15, 100), (18, 70), (23, 30))
+CARGO_NORTH_SAT = _hours((0, 30), (8, 45), (12, 60), (16, 40), (23, 30))
+CARGO_SOUTH = _hours((0, 15), (8, 30), (12, 45), (17, 40), (23, 15))
+
+
+def _scaled(hours: tuple[float, ...], k: float) -> tuple[float, ...]:
+    return tuple(round(m * k, 1) for m in hours)
+
+
+def _passenger(k: float) -> tuple[WaitProfile, WaitProfile]:
+    north = WaitProfile(_scaled(NORTH_WEEKDAY, k), _scaled(NORTH_SATURDAY, k), _scaled(NORTH_SUNDAY, k))
+    south = WaitProfile(_scaled(SOUTH_WEEKDAY, k), _scaled(SOUTH_SATURDAY, k), _scaled(SOUTH_SUNDAY, k))
+    return north, south
+
+
+def laredo_bridges() -> tuple[Bridge, ...]:
+    """The four international bridges of Laredo / Nuevo Laredo. Hours and waits are
+    typical figures for planning (CBP publishes live waits), not a schedule."""
+    gw_n, gw_s = _passenger(1.0)
+    jl_n, jl_s = _passenger(1.1)  # Bridge II carries most of the cars and buses
+    co_n, co_s = _passenger(0.4)  # Colombia: far out, short queues
+    weekdays_and_saturday = (OpenHours(hm("08:00"), DAY, WEEKDAYS), OpenHours(hm("08:00"), hm("16:00"), frozenset({5})))
+    return (
+        Bridge("Gateway to the Americas", BRIDGES["Gateway to the Americas"], gw_n, gw_s,
+               serves=frozenset({PASSENGER})),
+        Bridge("Juarez-Lincoln", BRIDGES["Juarez-Lincoln"], jl_n, jl_s, serves=frozenset({PASSENGER})),
+        Bridge("World Trade Bridge", BRIDGES["World Trade Bridge"], WaitProfile(CARGO_NORTH, CARGO_NORTH_SAT),
+               WaitProfile(CARGO_SOUTH), hours=weekdays_and_saturday, serves=frozenset({COMMERCIAL})),
+        Bridge("Colombia Solidarity", BRIDGES["Colombia Solidarity"], co_n, co_s,
+               hours=(OpenHours(hm("08:00"), DAY),), serves=frozenset({PASSENGER, COMMERCIAL})),
+    )
+
+
+def laredo(vehicle_class: str | None = PASSENGER) -> TrafficProfile:
+    """Laredo's rush hours, school zones and bridges. ``vehicle_class`` picks the
+    bridges a crossing may use: ``"passenger"`` (vans and cars: Gateway,
+    Juarez-Lincoln, Colombia), ``"commercial"`` (trucks: World Trade Bridge,
+    Colombia) or ``None`` (any)."""
     zones = [
         Zone("citywide", (
             _sd("07:00", "09:00", 1.30),
@@ -85,21 +149,15 @@ def laredo() -> TrafficProfile:
         # Walking the river downstream (north-west to south-east), Mexico is on the right.
         left_name="US",
         right_name="MX",
-        into_left=(  # northbound, into the US
-            (hm("06:00"), hm("10:00"), 45 * 60),
-            (hm("10:00"), hm("15:00"), 25 * 60),
-            (hm("15:00"), hm("20:00"), 60 * 60),
-        ),
-        into_right=(  # southbound, into Mexico
-            (hm("07:00"), hm("09:00"), 20 * 60),
-            (hm("16:00"), hm("19:00"), 25 * 60),
-        ),
-        base_wait_s=12 * 60,
+        base_wait_s=12 * 60,  # only if the bridges are taken away
+        bridges=laredo_bridges(),
+        vehicle_class=vehicle_class,
     )
-    return TrafficProfile(tuple(zones), border, name="laredo")
+    name = "laredo" if vehicle_class == PASSENGER else f"laredo-{vehicle_class or 'any'}"
+    return TrafficProfile(tuple(zones), border, name=name)
 
 
-PROFILES = {"laredo": laredo, "none": TrafficProfile}
+PROFILES = {"laredo": laredo, "laredo-commercial": lambda: laredo(COMMERCIAL), "none": TrafficProfile}
 
 
 def profile_named(name: str) -> TrafficProfile:
