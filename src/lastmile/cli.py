@@ -59,6 +59,7 @@ def plan(
     traffic: Annotated[str, typer.Option(help="time-of-day traffic profile: laredo or none")] = "laredo",
     date: Annotated[Optional[str], typer.Option(help="the day planned, YYYY-MM-DD (picks weekday traffic); default today")] = None,
     balance: Annotated[float, typer.Option(min=0.0, help="0 = cheapest; higher spreads work more evenly over drivers")] = 1.0,
+    objective: Annotated[str, typer.Option(help="cost (vehicle rates), distance, time, or vehicles (fewest first)")] = "cost",
 ) -> None:
     """Plan routes for a day and write them as JSON, GeoJSON and CSV."""
     from .formats.csvkit import InputError
@@ -90,7 +91,11 @@ def plan(
     problem = loaded.problem
     if loaded.vroom is not None and traffic == "laredo":
         profile = profile_named("none")  # VROOM problems come with their own times
-    options = Options(objective=Objective.COST, balance=balance, time_limit_s=time_limit, iterations=iterations,
+    try:
+        goal = Objective(objective)
+    except ValueError:
+        _fail(f"--objective {objective!r}: choose cost, distance, time or vehicles")
+    options = Options(objective=goal, balance=balance, time_limit_s=time_limit, iterations=iterations,
                       seed=seed, backend=backend.value)
     console.print(f"Planning [bold]{len(problem.stops)}[/] stops with [bold]{len(problem.vehicles)}[/] vehicles "
                   f"from {len(problem.depots)} depot(s), {day:%A %Y-%m-%d}, traffic: {profile.name}")
@@ -171,7 +176,7 @@ def demo(
     if not (EXAMPLE_DAY / "stops.csv").exists():
         _fail(f"the example day is missing ({EXAMPLE_DAY}); run python examples/make_laredo_day.py")
     plan(EXAMPLE_DAY, None, None, out, OutFormat.lastmile, time_limit, None, 1, Backend.auto, "laredo",
-         "2026-11-25", 1.0)
+         "2026-11-25", 1.0, "cost")
 
 
 def _register_optional() -> None:
