@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     traffic = laredo()
     # B' = static too, but keeps the border: the engine derives "who may cross the Rio
     # Grande" from the traffic profile, so traffic=None silently lifts that rule.
-    static_border = TrafficProfile((), dataclasses.replace(traffic.border, into_left=(), into_right=()),
+    static_border = TrafficProfile((), dataclasses.replace(traffic.border, bridges=(), into_left=(), into_right=()),
                                    name="static-border")
     plans = [("A", "A time-dep", traffic), ("B", "B None", None), ("S", "B' static+border", static_border)]
     tot: dict[str, dict] = {k: {} for k, _, _ in plans}
