@@ -55,12 +55,12 @@ def worker(
 
     db = database_for(settings)
     db.migrate() if db.is_sqlite and settings.auto_migrate else None
-    from .jobs.queue import huey
-
     # register every task module with the queue
     import lastmile.dispatch.tasks  # noqa: F401
     import lastmile.orders.tasks  # noqa: F401
     import lastmile.webhooks.tasks  # noqa: F401
+
+    from .jobs.queue import huey
 
     Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
 

@@ -139,8 +139,8 @@ def bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def world(db, settings) -> World:
-    from lastmile.auth.service import create_api_key, create_user, get_or_create_organization, issue_token
     from lastmile.auth.models import Shipper
+    from lastmile.auth.service import create_api_key, create_user, get_or_create_organization, issue_token
     from lastmile.depots.models import Depot
     from lastmile.fleet.models import Driver, Shift, Vehicle
     from lastmile.kit.time import at_seconds

@@ -122,14 +122,13 @@ def test_every_route_declares_who_may_call_it(app):
 @pytest.fixture
 def objects(client, world, db, settings):
     """Objects owned by the first of each pair (shipper, driver), and the same for the second."""
-    from lastmile.auth.service import create_api_key, create_user, get_or_create_organization, issue_token
     from lastmile.auth.models import Organization, Shipper
+    from lastmile.auth.service import create_api_key, create_user, issue_token
     from lastmile.dispatch.models import Plan, Route, RouteStop
     from lastmile.kit.time import utcnow
-    from lastmile.orders.service import issue_tracking_token
     from lastmile.orders.models import Order
+    from lastmile.orders.service import issue_tracking_token
 
-    d = world.headers["dispatcher"]
     order_a = client.post("/orders", json=order_body(world), headers=world.headers["shipper"]).json()["id"]
     order_b = client.post("/orders", json=order_body(world), headers=world.headers["shipper2"]).json()["id"]
     sub = lambda h: client.post("/webhooks/subscriptions", json={"url": "https://example.com/h",  # noqa: E731

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from lastmile.jobs.queue import huey, make_huey
 

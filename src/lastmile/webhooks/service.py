@@ -32,6 +32,7 @@ log = logging.getLogger("lastmile.webhooks")
 # seconds to wait after attempt n (1-based); the last value repeats until retry_for_s runs out
 BACKOFF_S = (5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200)
 LEASE_S = 120
+BATCH = 10  # messages claimed at a time
 
 
 def new_secret() -> str:
@@ -85,7 +86,7 @@ def _private_target(url: str) -> bool:
     return False
 
 
-def _claim(db: Database, now: datetime, limit: int) -> list[str]:
+def _claim(db: Database, now: datetime, limit: int, lease_s: int = LEASE_S) -> list[str]:
     with db.session() as s:
         ids = list(s.scalars(
             select(WebhookMessage.id)
@@ -100,12 +101,42 @@ def _claim(db: Database, now: datetime, limit: int) -> list[str]:
                 update(WebhookMessage)
                 .where(WebhookMessage.id == mid, WebhookMessage.status == "pending",
                        or_(WebhookMessage.lease_until.is_(None), WebhookMessage.lease_until < now))
-                .values(lease_until=now + timedelta(seconds=LEASE_S))
+                .values(lease_until=now + timedelta(seconds=lease_s))
             )
             if res.rowcount == 1:
                 claimed.append(mid)
         s.commit()
     return claimed
+
+
+def _send(
+    client: httpx.Client, settings: Settings, sub: WebhookSubscription, msg: WebhookMessage
+) -> tuple[int | None, str, int]:
+    """One signed POST. Returns (status code, error or "", milliseconds)."""
+    t0 = time.perf_counter()
+    status_code: int | None = None
+    error = ""
+    if not sub.active:
+        error = "subscription is disabled"
+    elif not settings.webhooks_may_reach_private and _private_target(sub.url):
+        error = "receiver address is on a private network"
+    else:
+        ts = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "lastmile-webhooks/1",
+            "webhook-id": msg.id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(sub.secret, msg.id, ts, msg.body),
+        }
+        try:
+            resp = client.post(sub.url, content=msg.body.encode(), headers=headers)
+            status_code = resp.status_code
+            if not 200 <= resp.status_code < 300:
+                error = f"HTTP {resp.status_code}"
+        except httpx.HTTPError as e:
+            error = f"{type(e).__name__}: {str(e)[:200]}"
+    return status_code, error, int((time.perf_counter() - t0) * 1000)
 
 
 def deliver_due(
@@ -117,55 +148,46 @@ def deliver_due(
     counts = {"delivered": 0, "retry": 0, "failed": 0}
     own = client is None
     client = client or httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False)
+    lease_s = max(LEASE_S, int(4 * BATCH * settings.webhook_timeout_s))  # outlives a batch of timeouts
+    sent = 0
     try:
-        for mid in _claim(db, now, limit):
-            with db.session() as s:
-                msg = s.get(WebhookMessage, mid)
-                sub = s.get(WebhookSubscription, msg.subscription_id) if msg else None
-                if msg is None or sub is None:
-                    continue
-                status_code: int | None = None
-                error = ""
-                t0 = time.perf_counter()
-                if not sub.active:
-                    error = "subscription is disabled"
-                elif not settings.webhooks_may_reach_private and _private_target(sub.url):
-                    error = "receiver address is on a private network"
-                else:
-                    ts = int(time.time())
-                    headers = {
-                        "content-type": "application/json",
-                        "user-agent": "lastmile-webhooks/1",
-                        "webhook-id": msg.id,
-                        "webhook-timestamp": str(ts),
-                        "webhook-signature": sign(sub.secret, msg.id, ts, msg.body),
-                    }
-                    try:
-                        resp = client.post(sub.url, content=msg.body.encode(), headers=headers)
-                        status_code = resp.status_code
-                        if not 200 <= resp.status_code < 300:
-                            error = f"HTTP {resp.status_code}"
-                    except httpx.HTTPError as e:
-                        error = f"{type(e).__name__}: {str(e)[:200]}"
-                ms = int((time.perf_counter() - t0) * 1000)
-                s.add(WebhookAttempt(message_id=msg.id, subscription_id=sub.id, at=now, status_code=status_code,
-                                     error=error, duration_ms=ms))
-                msg.attempts += 1
-                msg.lease_until = None
-                if not error:
-                    msg.status, msg.delivered_at, msg.last_error = "delivered", now, ""
-                    counts["delivered"] += 1
-                else:
-                    msg.last_error = error[:500]
-                    nxt = now + timedelta(seconds=backoff_s(msg.attempts))
-                    if not sub.active or nxt > msg.created_at + timedelta(seconds=settings.webhook_retry_for_s):
-                        msg.status = "failed"
-                        counts["failed"] += 1
-                    else:
-                        msg.next_attempt_at = nxt
-                        counts["retry"] += 1
-                s.commit()
+        while sent < limit and (batch := _claim(db, now, min(BATCH, limit - sent), lease_s)):
+            sent += len(batch)
+            for mid in batch:
+                outcome = _deliver_one(db, settings, client, mid, now)
+                if outcome:
+                    counts[outcome] += 1
     finally:
         if own:
             client.close()
     return counts
+
+
+def _deliver_one(db: Database, settings: Settings, client: httpx.Client, mid: str, now: datetime) -> str | None:
+    # read what to send, then let go of the database while the receiver answers
+    with db.read_sessions() as s:
+        msg = s.get(WebhookMessage, mid)
+        sub = s.get(WebhookSubscription, msg.subscription_id) if msg else None
+        if msg is None or sub is None:
+            return None
+        s.expunge_all()
+    status_code, error, ms = _send(client, settings, sub, msg)
+    with db.session() as s:
+        s.add(WebhookAttempt(message_id=mid, subscription_id=sub.id, at=now, status_code=status_code,
+                             error=error, duration_ms=ms))
+        row = s.get(WebhookMessage, mid)
+        assert row is not None
+        row.attempts += 1
+        row.lease_until = None
+        if not error:
+            row.status, row.delivered_at, row.last_error = "delivered", now, ""
+            outcome = "delivered"
+        else:
+            row.last_error = error[:500]
+            nxt = now + timedelta(seconds=backoff_s(row.attempts))
+            if not sub.active or nxt > row.created_at + timedelta(seconds=settings.webhook_retry_for_s):
+                row.status, outcome = "failed", "failed"
+            else:
+                row.next_attempt_at, outcome = nxt, "retry"
+        s.commit()
+    return outcome
