@@ -258,3 +258,18 @@ def test_old_idempotency_keys_are_purged(client, world, db):
     assert purge_idempotency_keys(db, now=utcnow() + timedelta(days=3)) == 1
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+
+def test_failed_order_is_rescheduled_by_staff_only(client, world, db):
+    from lastmile.orders.models import Order as O
+
+    d = world.headers["dispatcher"]
+    o = client.post("/orders", json=order_body(world), headers=d).json()
+    with db.session() as s:
+        s.get(O, o["id"]).status = "failed"
+        s.commit()
+    r = client.post(f"/orders/{o['id']}/events", json={"type": "rescheduled", "reason": "customer chose Friday"},
+                    headers=d)
+    assert r.status_code == 200 and r.json()["status"] == "pending"
+    r = client.patch(f"/orders/{o['id']}", json={"date": "2026-11-27"}, headers=d)
+    assert r.status_code == 200 and r.json()["date"] == "2026-11-27"

@@ -14,7 +14,7 @@ from ..auth.access import Principal, allow, public
 from ..config import Settings
 from ..depots.models import Depot
 from ..dispatch.models import Route, RouteStop
-from ..errors import Invalid
+from ..errors import Forbidden, Invalid
 from ..kit.pagination import Page, decode_cursor, encode_cursor
 from ..kit.schema import Id, ServiceDate
 from ..kit.web import get_app_settings, get_session
@@ -153,8 +153,11 @@ def order_event(
     p: Principal = Depends(allow("admin", "dispatcher", "driver")),
 ) -> OrderOut:
     """Report progress: out_for_delivery, approaching (once), delivered, failed, returned.
-    Drivers may report only on orders of their published routes."""
+    Drivers may report only on orders of their published routes. ``rescheduled``
+    (staff only) puts a failed order back to pending, to be planned again."""
     order = repository.get_order(session, p, order_id, for_update=True)
+    if body.type == "rescheduled" and p.role == "driver":
+        raise Forbidden("only dispatchers reschedule orders", field="type")
     service.transition(session, p, order, body.type, body.reason)
     session.commit()
     return service.to_out(order)

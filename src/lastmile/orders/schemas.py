@@ -122,7 +122,7 @@ class CancelIn(Schema):
     reason: Annotated[str, Field(max_length=500)] = ""
 
 
-EventType = Literal["out_for_delivery", "approaching", "delivered", "failed", "returned"]
+EventType = Literal["out_for_delivery", "approaching", "delivered", "failed", "returned", "rescheduled"]
 
 
 class StatusEventIn(Schema):
