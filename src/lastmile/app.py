@@ -16,6 +16,7 @@ from .db import Database, database_for
 from .errors import ERROR_SCHEMA, DomainError, error_body
 
 log = logging.getLogger("lastmile.app")
+MAX_BODY_BYTES = 12 * 1024 * 1024  # CSV imports are the largest bodies (10 MB)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
@@ -84,7 +85,8 @@ def _add_error_responses(app: FastAPI) -> None:
             for op in item.values():
                 responses = op.setdefault("responses", {})
                 for status, desc in (("401", "Not authenticated"), ("403", "Not allowed"), ("404", "Not found"),
-                                     ("409", "Conflict"), ("422", "Invalid input")):
+                                     ("409", "Conflict"), ("413", "Body too large"), ("422", "Invalid input"),
+                                     ("429", "Too many requests")):
                     responses[status] = {"description": desc, **ref}
         app.openapi_schema = schema
         return schema
@@ -134,6 +136,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(error_body("too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"),
+                                status_code=413)
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

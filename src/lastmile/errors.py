@@ -49,6 +49,11 @@ class Invalid(DomainError):
     code = "validation_error"
 
 
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+
+
 class Unavailable(DomainError):
     status = 503
     code = "unavailable"

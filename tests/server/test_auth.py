@@ -129,3 +129,22 @@ def test_user_create_command(db, monkeypatch, tmp_path):
         config.get_settings.cache_clear()
     with db.session() as s:
         assert s.scalar(select(User.role).where(User.email == "marisol@example.com")) == "dispatcher"
+
+
+def test_login_is_throttled_after_repeated_failures(client, world):
+    from lastmile.auth import service
+
+    service._failures.clear()
+    try:
+        for _ in range(service.MAX_FAILURES):
+            assert client.post("/auth/token", json={"email": "admin@example.com", "password": "guess"}).status_code == 401
+        r = client.post("/auth/token", json={"email": "admin@example.com", "password": "correct horse battery"})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "too_many_requests"
+    finally:
+        service._failures.clear()
+
+
+def test_oversized_bodies_are_refused(client, world):
+    r = client.post("/orders", content=b"x" * (13 * 1024 * 1024), headers={**world.headers["shipper"],
+                                                                           "content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"

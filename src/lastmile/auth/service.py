@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict, deque
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..errors import Conflict, NotFound, Unauthorized
+from ..errors import Conflict, NotFound, TooManyRequests, Unauthorized
 from ..kit.ids import hash_secret, new_secret
 from ..kit.time import utcnow
 from .access import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, Principal, forget_secret
@@ -77,11 +79,32 @@ def create_user(
     return user
 
 
+# Login throttling: this many failures per email within the window -> 429 (per process).
+MAX_FAILURES = 10
+FAILURE_WINDOW_S = 15 * 60
+_failures: dict[str, deque[float]] = defaultdict(deque)
+
+
+def _recent_failures(email: str, now: float) -> deque[float]:
+    q = _failures[email]
+    while q and q[0] < now - FAILURE_WINDOW_S:
+        q.popleft()
+    return q
+
+
 def check_password(session: Session, email: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    email = email.strip().lower()
+    now = time.monotonic()
+    if len(_recent_failures(email, now)) >= MAX_FAILURES:
+        raise TooManyRequests("too many failed logins for this account; try again in 15 minutes")
+    user = session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
+        if len(_failures) > 100_000:
+            _failures.clear()
+        _failures[email].append(now)
         raise Unauthorized("wrong email or password")
+    _failures.pop(email, None)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
