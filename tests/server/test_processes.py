@@ -16,7 +16,8 @@ import pytest
 
 from .test_webhooks import Receiver, free_port
 
-LASTMILE = str(Path(sys.executable).with_name("lastmile"))
+_SCRIPT = Path(sys.executable).with_name("lastmile")
+LASTMILE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "lastmile.cli"]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -27,7 +28,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([LASTMILE, *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    return subprocess.Popen([*LASTMILE, *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 
@@ -44,7 +45,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def test_production_refuses_to_serve_with_the_default_secret(tmp_path):
-    r = subprocess.run([LASTMILE, "serve"], env=_env(tmp_path, LASTMILE_ENV="production"), capture_output=True,
+    r = subprocess.run([*LASTMILE, "serve"], env=_env(tmp_path, LASTMILE_ENV="production"), capture_output=True,
                        timeout=60)
     assert r.returncode != 0 and b"LASTMILE_SECRET_KEY" in r.stderr + r.stdout
 
@@ -52,7 +53,7 @@ def test_production_refuses_to_serve_with_the_default_secret(tmp_path):
 @pytest.mark.slow
 def test_serve_and_worker_processes_end_to_end(tmp_path):
     env = _env(tmp_path)
-    run = lambda *a: subprocess.run([LASTMILE, *a], env=env, capture_output=True, timeout=120)  # noqa: E731
+    run = lambda *a: subprocess.run([*LASTMILE, *a], env=env, capture_output=True, timeout=120)  # noqa: E731
     assert run("migrate").returncode == 0
     r = run("user", "create", "--email", "marisol@example.com", "--role", "admin", "--password", "una clave muy larga")
     assert r.returncode == 0, r.stderr
