@@ -60,8 +60,14 @@ def plan(
     date: Annotated[Optional[str], typer.Option(help="the day planned, YYYY-MM-DD (picks weekday traffic); default today")] = None,
     balance: Annotated[float, typer.Option(min=0.0, help="0 = cheapest; higher spreads work more evenly over drivers")] = 1.0,
     objective: Annotated[str, typer.Option(help="cost (vehicle rates), distance, time, or vehicles (fewest first)")] = "cost",
+    roads: Annotated[Optional[Path], typer.Option(help="travel on the roads of this OpenStreetMap extract "
+                                                       "(.osm.pbf; graph cached after the first use)")] = None,
+    osrm_url: Annotated[Optional[str], typer.Option(help="travel times from an OSRM-compatible table service")] = None,
+    valhalla_url: Annotated[Optional[str], typer.Option(help="travel times from a Valhalla-compatible service")] = None,
 ) -> None:
-    """Plan routes for a day and write them as JSON, GeoJSON and CSV."""
+    """Plan routes for a day and write them as JSON, GeoJSON and CSV.
+
+    Travel is straight-line estimates unless --roads, --osrm-url or --valhalla-url gives road data."""
     from .formats.csvkit import InputError
     from .formats.plan_out import estimates_note, plan_to_csv, plan_to_geojson, plan_to_json
     from .formats.problem_io import ProblemErrors, load
@@ -99,18 +105,22 @@ def plan(
                       seed=seed, backend=backend.value)
     console.print(f"Planning [bold]{len(problem.stops)}[/] stops with [bold]{len(problem.vehicles)}[/] vehicles "
                   f"from {len(problem.depots)} depot(s), {day:%A %Y-%m-%d}, traffic: {profile.name}")
+    provider = _matrix_provider(roads, osrm_url, valhalla_url)
+    matrix = loaded.matrix if loaded.matrix is not None else _travel_matrix(provider, problem, profile)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                   TimeElapsedColumn(), console=console, transient=True, disable=not sys.stdout.isatty()) as bar:
         task = bar.add_task("starting", total=1.0)
         try:
-            result = solve(problem, options, matrix=loaded.matrix, traffic=profile,
+            result = solve(problem, options, matrix=matrix, traffic=profile,
                            progress=lambda f, m: bar.update(task, completed=f, description=m))
         except ValueError as e:
             _fail(str(e))
-    index, model = build_model(problem, matrix=loaded.matrix, traffic=profile)
+    index, model = build_model(problem, matrix=matrix, traffic=profile)
     violations = validate(result, problem, model, index)
 
     _print_summary(result, problem)
+    console.print(f"Travel matrix: {result.matrix_provider}" + (" (given with the problem)" if loaded.matrix is not None
+                                                                 else ""), highlight=False)
     note = estimates_note(result)
     if note:
         console.print(f"[yellow]Note:[/] {note}.")
@@ -130,11 +140,65 @@ def plan(
         console.print(f"Wrote {out / 'vroom-solution.json'}")
     else:
         (out / "plan.json").write_text(json.dumps(plan_to_json(result, problem), indent=1, ensure_ascii=False))
-        (out / "plan.geojson").write_text(json.dumps(plan_to_geojson(result, problem), ensure_ascii=False))
+        road_lines = getattr(provider, "road_route", None)  # a local road graph draws routes on its roads
+        geometry = (lambda pts: road_lines(pts).coordinates()) if road_lines and loaded.matrix is None else None
+        (out / "plan.geojson").write_text(json.dumps(plan_to_geojson(result, problem, geometry), ensure_ascii=False))
         (out / "plan.csv").write_text(plan_to_csv(result, problem), encoding="utf-8")
         console.print(f"Wrote {out / 'plan.json'}, {out / 'plan.geojson'}, {out / 'plan.csv'}")
     if violations:
         raise typer.Exit(1)
+
+
+def _matrix_provider(roads: Path | None, osrm_url: str | None, valhalla_url: str | None):
+    """The matrix provider the plan options ask for; straight lines when none."""
+    from .routing.matrix.haversine import HaversineProvider
+
+    given = [name for name, v in (("--roads", roads), ("--osrm-url", osrm_url), ("--valhalla-url", valhalla_url)) if v]
+    if len(given) > 1:
+        _fail(f"choose one source of travel times, not {' and '.join(given)}")
+    try:
+        if roads is not None:
+            from .routing.matrix.osm_read import RoadDataError
+            from .routing.matrix.road_graph import RoadGraphProvider
+
+            console.print(f"Loading road data from {roads} ...", highlight=False)
+            try:
+                return RoadGraphProvider.from_pbf(roads)
+            except RoadDataError as e:
+                _fail(f"road data: {e}")
+        if osrm_url or valhalla_url:
+            from .routing.matrix.road import OSRMProvider, ValhallaProvider
+
+            return OSRMProvider(osrm_url) if osrm_url else ValhallaProvider(valhalla_url or "")
+    except ValueError as e:
+        _fail(str(e))
+    return HaversineProvider()
+
+
+def _travel_matrix(provider, problem, profile):
+    """One matrix for the whole run (with the border bridges' rows when a leg crosses);
+    stops the road data cannot reach are named, and the run stops."""
+    from .routing.matrix.road import RoadServiceError
+    from .routing.matrix.road_snap import OffNetworkError
+    from .routing.matrix.timedep import matrix_with_bridges
+    from .routing.ports import LocationIndex
+
+    index = LocationIndex.of(problem)
+    ids = [f"depot {d.id}" for d in problem.depots] + [s.id for s in problem.stops]
+    try:
+        matrix = matrix_with_bridges(provider, index.locations, profile, ids)
+    except OffNetworkError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        for s in e.stops:
+            err.print(f"  {s.id}: {s.distance_m:,.0f} m from the nearest drivable road", highlight=False)
+        raise typer.Exit(2) from None
+    except RoadServiceError as e:
+        _fail(f"road service: {e}")
+    except ValueError as e:
+        _fail(str(e))
+    for w in getattr(getattr(provider, "last_snap", None), "warnings", ()):
+        console.print(f"[yellow]Note:[/] {w}", highlight=False)
+    return matrix
 
 
 def _print_summary(result, problem) -> None:

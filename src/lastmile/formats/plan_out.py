@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..routing.domain import Plan, Problem, VisitKind
+from ..routing.domain import LatLon, Plan, Problem, VisitKind
+from ..routing.matrix.osm_read import ATTRIBUTION
 
 STRAIGHT_LINE = {"haversine"}
+STRAIGHT_SEGMENTS = "straight segments between stops"
+ROADS = "roads (OpenStreetMap)"
+
+# Points in visiting order -> the line along them, as GeoJSON [lon, lat] pairs.
+Geometry = Callable[[Sequence[LatLon]], list[list[float]]]
 
 
 def hhmm(t: int) -> str:
@@ -68,7 +75,12 @@ def plan_to_json(plan: Plan, problem: Problem) -> dict[str, Any]:
     }
 
 
-def plan_to_geojson(plan: Plan, problem: Problem) -> dict[str, Any]:
+def plan_to_geojson(plan: Plan, problem: Problem, geometry: Geometry | None = None,
+                    geometry_source: str = ROADS, attribution: str | None = ATTRIBUTION) -> dict[str, Any]:
+    """A Point per depot and stop, a LineString per route. ``geometry`` draws each
+    route along the roads (e.g. ``RoadGraphProvider.road_route(...).coordinates()``);
+    without it, straight segments between stops. Lines drawn from map data carry
+    ``attribution`` (OpenStreetMap's by default), on each route and on the collection."""
     stops = {s.id: s for s in problem.stops}
     vehicles = {v.id: v for v in problem.vehicles}
     features: list[dict[str, Any]] = []
@@ -79,11 +91,19 @@ def plan_to_geojson(plan: Plan, problem: Problem) -> dict[str, Any]:
         v = vehicles[r.vehicle_id]
         a = problem.depot(v.start_depot).location
         b = problem.depot(v.end).location
-        coords = [[a.lon, a.lat]] + [[stops[s].location.lon, stops[s].location.lat] for s in r.stop_ids] + [[b.lon, b.lat]]
+        points = [a, *(stops[s].location for s in r.stop_ids), b]
+        props: dict[str, Any] = {"kind": "route", "vehicle": v.id, "route_index": k, "stops": len(r.stop_ids),
+                                 "distance_m": r.distance_m, "depart": hhmm(r.depart), "arrive": hhmm(r.arrive)}
+        if geometry is not None:
+            coords = geometry(points)
+            props["geometry_source"] = geometry_source
+            if attribution:
+                props["attribution"] = attribution
+        else:
+            coords = [[p.lon, p.lat] for p in points]
+            props["geometry_source"] = STRAIGHT_SEGMENTS
         features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords},
-                         "properties": {"kind": "route", "vehicle": v.id, "route_index": k, "stops": len(r.stop_ids),
-                                        "distance_m": r.distance_m, "depart": hhmm(r.depart), "arrive": hhmm(r.arrive),
-                                        "geometry_source": "straight segments between stops"}})
+                         "properties": props})
         seq = 0
         for vis in r.visits:
             if vis.kind is not VisitKind.STOP:
@@ -99,7 +119,10 @@ def plan_to_geojson(plan: Plan, problem: Problem) -> dict[str, Any]:
         s = stops[u.stop_id]
         features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [s.location.lon, s.location.lat]},
                          "properties": {"kind": "unassigned", "id": s.id, "reason": u.reason, "name": s.name}})
-    return {"type": "FeatureCollection", "features": features}
+    out: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    if geometry is not None and attribution:
+        out["attribution"] = attribution
+    return out
 
 
 CSV_COLUMNS = ["vehicle", "sequence", "type", "id", "name", "address", "lat", "lon", "arrival", "start", "end",
