@@ -94,6 +94,40 @@ def _add_error_responses(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+class SecurityHeaders:
+    """Pure ASGI middleware: refuse oversized bodies, add security headers."""
+
+    HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+               (b"x-frame-options", b"DENY")]
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+                response = JSONResponse(
+                    error_body("too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"), status_code=413)
+                await response(scope, receive, send)
+                return
+        no_store = scope.get("path", "").startswith(("/auth", "/track"))
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                if no_store and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.check()
@@ -134,19 +168,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _unhandled_handler)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(error_body("too_large", f"request body is larger than {MAX_BODY_BYTES} bytes"),
-                                status_code=413)
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(("/auth", "/track")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(SecurityHeaders)
     _add_error_responses(app)
     return app

@@ -139,3 +139,9 @@ def test_times_are_stored_utc(db, world, client):
     assert r.status_code == 201
     w = r.json()["windows"][0]
     assert w["start"].startswith("2026-11-25T15:00:00")  # 09:00 CST
+
+
+def test_security_headers(client, world):
+    r = client.get("/auth/me", headers=world.headers["admin"])
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
+    assert r.headers["cache-control"] == "no-store"

@@ -117,6 +117,11 @@ def forget_secret(secret_hash: str) -> None:
     _cache.pop(secret_hash, None)
 
 
+def _cache_hit(token: str) -> Principal | None:
+    hit = _cache.get(hash_secret(token))
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
 def _cached_bearer(session: Session, token: str) -> Principal | None:
     h = hash_secret(token)
     hit = _cache.get(h)
@@ -189,8 +194,11 @@ def allow(*roles: str) -> Callable[..., Any]:
         raise ValueError(f"unknown roles {unknown}")
 
     async def dependency(request: Request, settings: Settings = Depends(get_app_settings)) -> Principal:
-        form_value = await _csrf_form_value(request)
-        p = await run_in_threadpool(_authenticate_read_only, request, settings, form_value)
+        token = _bearer(request)
+        p = _cache_hit(token) if token else None  # the common case needs no thread and no query
+        if p is None:
+            form_value = await _csrf_form_value(request)
+            p = await run_in_threadpool(_authenticate_read_only, request, settings, form_value)
         if p is None:
             raise Unauthorized("authentication required")
         if p.role not in roles:
