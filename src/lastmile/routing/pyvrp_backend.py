@@ -4,9 +4,10 @@ How our model maps onto PyVRP's:
 
 * Multiple time windows: one PyVRP client per window at the same location,
   in a mutually exclusive client group (exactly one of them is visited).
-* Skills: vehicles are grouped by the skills that matter; each group gets a
-  routing profile whose legs into stops it may not serve take "forever"
-  (a time warp no feasible solution accepts).
+* Skills and the border: each distinct set of vehicles allowed to serve a
+  stop is an extra load dimension; the stop carries one unit of it, allowed
+  vehicles have room for all such stops and the others none. One matrix, however
+  many skill combinations (routing profiles would copy the n x n matrix each).
 * Breaks: the shift and hours are shortened by the break time so the plan
   leaves room for them; ``schedule.py`` places the breaks, and the solve loop
   re-solves with tighter windows if a break pushes a stop late.
@@ -28,15 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyvrp
-from pyvrp.stop import MaxIterations, MaxRuntime
+from pyvrp.stop import MaxIterations
 
 from .costs import cost_terms
 from .domain import Problem, StopKind
 from .ports import LocationIndex, SolverInput, SolverOutput
 
-FOREVER = 10_000_000  # seconds / metres on a forbidden leg
 UNLIMITED = 1 << 40
-BIG_PRIZE = 10_000_000_000  # milli-cents: worth more than any route
+BIG_PRIZE = 1_000_000_000  # milli-cents ($10,000): worth more than any stop's share of a route
+MAX_PENALTY = 10_000_000_000  # per unit of time warp / excess load: infeasibility never pays
 
 
 @dataclass
@@ -55,7 +56,7 @@ class PyVRPBackend:
               inp: SolverInput) -> SolverOutput:
         t0 = time.perf_counter()
         budget = max(inp.time_limit_s, 0.05)
-        prize_mode = _obviously_short(problem, inp)
+        prize_mode = _obviously_short(problem, inp, durations, index)
         built = _build(problem, durations, distances, index, inp, prize_mode)
         share = 0.6 if inp.balance > 0 else 1.0
         res = _run(built, inp, budget * share, t0, budget, inp.initial, prize_mode)
@@ -77,48 +78,65 @@ class PyVRPBackend:
                 iterations += res2.num_iterations
                 if res2.best.is_feasible():
                     res = res2
-        seqs = _sequences(built, res.best) if res.best.is_feasible() else {}
+        # Even an infeasible answer is a good start: the solve loop re-times it and
+        # lets go of what does not fit.
+        seqs = _sequences(built, res.best)
         served = {s for seq in seqs.values() for s in seq}
         dropped = tuple(s for s in inp.stop_ids if s not in served)
         return SolverOutput(seqs, dropped, time.perf_counter() - t0, iterations)
 
 
-def _obviously_short(problem: Problem, inp: SolverInput) -> bool:
-    """Start prize-collecting at once when total demand exceeds total capacity."""
+def _obviously_short(problem: Problem, inp: SolverInput, durations: np.ndarray, index: LocationIndex) -> bool:
+    """Start prize-collecting at once when the fleet plainly cannot do it all:
+    more demand than capacity, or more work (service plus a nearest-neighbour
+    travel estimate) than 90 % of the drivers' hours. Otherwise try to serve
+    everything and fall back if that proves infeasible."""
     stops = {s.id: s for s in problem.stops}
     nd = len(problem.dimensions)
-    if any(not v.capacity for v in problem.vehicles):
+    if all(v.capacity for v in problem.vehicles):
+        for k in range(nd):
+            need = sum(stops[s].demand[k] for s in inp.stop_ids if stops[s].demand)
+            if need > sum(v.capacity[k] for v in problem.vehicles):
+                return True
+    if not inp.stop_ids:
         return False
-    for k in range(nd):
-        need = sum(stops[s].demand[k] for s in inp.stop_ids if stops[s].demand)
-        have = sum(v.capacity[k] for v in problem.vehicles)
-        if need > have:
-            return True
-    return False
+    rows = np.fromiter((index.stop_row[s] for s in inp.stop_ids), dtype=np.int64)
+    sub = durations[np.ix_(rows, rows)].astype(np.float64)
+    np.fill_diagonal(sub, np.inf)
+    nearest = np.where(np.isfinite(sub.min(axis=1)), sub.min(axis=1), 0.0) if len(rows) > 1 else np.zeros(1)
+    work = float(nearest.sum()) + sum(stops[s].service_s for s in inp.stop_ids)
+    hours = sum(min(v.shift.end - v.shift.start, v.max_work_s or 10**9) - sum(b.duration_s for b in v.breaks)
+                for v in problem.vehicles)
+    return work > 0.9 * hours
 
 
 class _Progress:
     """A stopping criterion that reports progress and stops at the deadline."""
 
     def __init__(self, seconds: float, t0: float, budget: float, inp: SolverInput) -> None:
-        self._stop = MaxIterations(inp.iterations) if inp.iterations else MaxRuntime(max(seconds, 0.01))
+        # An absolute deadline: PyVRP first calls us only after its initial local
+        # search, which on thousands of stops takes many seconds.
+        self._iters = MaxIterations(inp.iterations) if inp.iterations else None
+        self._deadline = time.perf_counter() + max(seconds, 0.01)
         self._t0, self._budget, self._cb = t0, budget, inp.progress
         self._last = 0.0
 
     def __call__(self, best_cost: float) -> bool:
-        if self._cb is not None:
-            now = time.perf_counter()
-            if now - self._last > 0.25:
-                self._last = now
-                self._cb(min((now - self._t0) / self._budget, 0.99), "optimizing routes")
-        return self._stop(best_cost)
+        now = time.perf_counter()
+        if self._cb is not None and now - self._last > 0.25:
+            self._last = now
+            self._cb(min((now - self._t0) / self._budget, 0.99), "optimizing routes")
+        if self._iters is not None:
+            return self._iters(best_cost)
+        return now >= self._deadline
 
 
 def _run(built: _Built, inp: SolverInput, seconds: float, t0: float, budget: float,
          initial: dict[str, tuple[str, ...]] | None, prize_mode: bool) -> pyvrp.Result:
     init = _initial(built, initial) if initial else None
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=MAX_PENALTY)) if prize_mode else pyvrp.SolveParams()
     return pyvrp.solve(built.data, _Progress(seconds, t0, budget, inp), seed=inp.seed,
-                       collect_stats=False, display=False, initial_solution=init)
+                       collect_stats=False, display=False, initial_solution=init, params=params)
 
 
 def _initial(built: _Built, seqs: dict[str, tuple[str, ...]]) -> pyvrp.Solution | None:
@@ -162,29 +180,17 @@ def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index
     depots = [pyvrp.Depot(index.depot_row[d.id], *((d.hours.start, d.hours.end) if d.hours else ()))
               for d in problem.depots]
 
-    # Which skills matter, and which stops each skill set may not serve.
-    use = set(inp.stop_ids)
-    vehicles = [v for v in problem.vehicles]
+    # Who may serve a stop (skills, the border) becomes extra load dimensions,
+    # not routing profiles: one n x n matrix however many skill combinations.
+    # Each distinct set of allowed vehicles is a dimension; its stops carry one
+    # unit of it, allowed vehicles have room for all of them, the others none.
+    vehicles = list(problem.vehicles)
+    all_ids = frozenset(v.id for v in vehicles)
     allowed = inp.allowed
-    profile_key = {v.id: frozenset(s for s in inp.stop_ids if v.id not in allowed.get(s, frozenset()))
-                   for v in vehicles}
-    keys = sorted(set(profile_key.values()), key=lambda k: (len(k), sorted(k)))
-    prof_index = {k: i for i, k in enumerate(keys)}
-    dist_m, dur_m = [], []
-    for k in keys:
-        if not k:
-            dist_m.append(distances)
-            dur_m.append(durations)
-            continue
-        cols = np.fromiter((index.stop_row[s] for s in k), dtype=np.int64)
-        dd = distances.copy()
-        tt = durations.copy()
-        dd[:, cols] = FOREVER
-        tt[:, cols] = FOREVER
-        dd[cols, cols] = 0
-        tt[cols, cols] = 0
-        dist_m.append(dd)
-        dur_m.append(tt)
+    sets = sorted({allowed.get(s, all_ids) for s in inp.stop_ids} - {all_ids}, key=lambda x: sorted(x))
+    set_dim = {a: nd + k for k, a in enumerate(sets)}
+    n_extra = len(sets)
+    set_size = {a: sum(1 for s in inp.stop_ids if allowed.get(s, all_ids) == a) for a in sets}
 
     # Breaks are not native to PyVRP: a stop whose window closes after breaks can
     # start will, in reality, be reached up to a break later than PyVRP thinks.
@@ -200,9 +206,12 @@ def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index
     groups: list[pyvrp.ClientGroup] = []
     for sid in inp.stop_ids:
         s = stops[sid]
-        demand = list(s.demand) if s.demand else [0] * nd
-        zero = [0] * nd
-        delivery, pickup = (demand, zero) if s.kind is StopKind.DELIVERY else (zero, demand)
+        demand = (list(s.demand) if s.demand else [0] * nd) + [0] * n_extra
+        zero = [0] * (nd + n_extra)
+        delivery, pickup = (demand, list(zero)) if s.kind is StopKind.DELIVERY else (list(zero), demand)
+        a = allowed.get(sid, all_ids)
+        if a in set_dim:
+            delivery[set_dim[a]] = 1
         optional = prize_mode or not s.required
         prize = (BIG_PRIZE * (100 + s.priority) // 100) if (prize_mode and s.required) else s.penalty * 1000
         if not s.required and not prize_mode:
@@ -230,15 +239,16 @@ def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index
         breaks = sum(b.duration_s for b in v.breaks)
         shift_end = v.shift.end - inp.shift_cut.get(v.id, 0) - breaks
         per_m, per_s, fixed = cost_terms(v, inp.objective)
-        cap = tuple(v.capacity) if v.capacity else (UNLIMITED,) * nd
+        cap = (tuple(v.capacity) if v.capacity else (UNLIMITED,) * nd) + tuple(
+            set_size[a] if v.id in a else 0 for a in sets)
         max_work = (v.max_work_s - breaks) if v.max_work_s is not None else None
         key = (depot_idx[v.start_depot], depot_idx[v.end], cap, v.shift.start, max(shift_end, v.shift.start),
-               max_work, v.max_distance_m, per_m, per_s, fixed, prof_index[profile_key[v.id]])
+               max_work, v.max_distance_m, per_m, per_s, fixed)
         type_of[key].append(v.id)
     types: list[pyvrp.VehicleType] = []
     type_vehicles: list[list[str]] = []
     for key, vids in type_of.items():
-        start, end, cap, tw_early, tw_late, max_work, max_dist, per_m, per_s, fixed, prof = key
+        start, end, cap, tw_early, tw_late, max_work, max_dist, per_m, per_s, fixed = key
         kw: dict = {}
         hard = max_work if max_work is not None else UNLIMITED
         if balance_target is not None:
@@ -250,8 +260,8 @@ def _build(problem: Problem, durations: np.ndarray, distances: np.ndarray, index
         types.append(pyvrp.VehicleType(
             num_available=len(vids), capacity=list(cap), start_depot=start, end_depot=end, fixed_cost=fixed,
             tw_early=tw_early, tw_late=tw_late, max_distance=max_dist if max_dist is not None else UNLIMITED,
-            unit_distance_cost=per_m, unit_duration_cost=per_s, profile=prof, name=",".join(vids[:3]), **kw))
+            unit_distance_cost=per_m, unit_duration_cost=per_s, name=",".join(vids[:3]), **kw))
         type_vehicles.append(vids)
     assert n == len(locations)
-    data = pyvrp.ProblemData(locations, clients, depots, types, dist_m, dur_m, groups=groups)
+    data = pyvrp.ProblemData(locations, clients, depots, types, [distances], [durations], groups=groups)
     return _Built(data, client_stop, stop_clients, type_vehicles, types)

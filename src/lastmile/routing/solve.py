@@ -67,6 +67,10 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     report(0.02, "checking which vehicles can serve each stop")
     elig = eligibility(ctx)
     candidates = tuple(s.id for s in problem.stops if s.id in elig.allowed)
+    # Backends are told only who may serve what (skills, the border); shifts,
+    # windows and capacity they model themselves.
+    serve = {s.id: frozenset(v.id for v in problem.vehicles if ctx.can_serve(v, s)) for s in problem.stops
+             if s.id in elig.allowed}
     backend = backend_for(options.backend, problem)
     timed = bool(model.profile.zones) or model.profile.border is not None
 
@@ -76,6 +80,7 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     initial: dict[str, tuple[str, ...]] | None = None
     out: SolverOutput | None = None
     timings: dict[str, Timing] = {}
+    best: tuple[int, SolverOutput, dict[str, Timing]] | None = None
     rounds = MAX_ROUNDS if (timed or any(v.breaks for v in problem.vehicles)) else 1
     first_share = 0.7 if rounds > 1 else 1.0
     for rnd in range(rounds):
@@ -92,11 +97,16 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
             report(0.05 + 0.85 * min(1.0, (time.perf_counter() - t0) / max(options.time_limit_s, 1e-3)), m)
 
         out = backend.solve(problem, durations, model.base.distances, index, SolverInput(
-            stop_ids=candidates, window_end_cut=dict(cuts), shift_cut=dict(shift_cuts), allowed=elig.allowed,
+            stop_ids=candidates, window_end_cut=dict(cuts), shift_cut=dict(shift_cuts), allowed=serve,
             time_limit_s=limit, seed=options.seed, objective=options.objective.value, balance=options.balance,
             initial=initial, progress=sub, iterations=options.iterations))
-        timings = {vid: schedule(ctx, ctx.vehicles[vid], seq) for vid, seq in out.sequences.items() if seq}
-        if all(t.ok for t in timings.values()):
+        round_timings = {vid: schedule(ctx, ctx.vehicles[vid], seq) for vid, seq in out.sequences.items() if seq}
+        score = _quality(ctx, round_timings)
+        if best is None or score > best[0]:
+            # A round that came back worse (or empty) never replaces a better one.
+            best = (score, out, round_timings)
+        timings = round_timings
+        if round_timings and all(t.ok for t in round_timings.values()):
             break
         for vid, tm in timings.items():
             for late in tm.late:
@@ -107,16 +117,24 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
         initial = out.sequences
 
     report(0.92, "checking every route against traffic, windows and breaks")
-    assert out is not None or not candidates
+    if best is not None:
+        _, out, timings = best
     sequences = {vid: list(t.route.stop_ids) for vid, t in timings.items()}
     removed: list[tuple[str, str, str]] = []
     for vid in list(sequences):
         seq, why = _repair(ctx, vid, sequences[vid])
         sequences[vid] = seq
         removed.extend(why)
-    dropped = [(s, "", "") for s in (out.dropped if out else ())]
+    routed = {s for seq in sequences.values() for s in seq}
+    removed_ids = {r[0] for r in removed}
+    dropped = [(s, "", "") for s in candidates if s not in routed and s not in removed_ids]
     unassigned: list[Unassigned] = list(elig.unassigned)
+    # Re-homing stops is worth a bounded share of the budget, not an unbounded tail.
+    insert_deadline = time.perf_counter() + max(2.0, 0.25 * options.time_limit_s)
     for sid, reason, code in removed + dropped:
+        if time.perf_counter() > insert_deadline:
+            unassigned.append(Unassigned(sid, reason or _why_dropped(ctx, sequences, sid), code or "fleet"))
+            continue
         spot = best_insertion(ctx, sequences, sid)
         if spot is not None:
             vid, pos = spot.vehicle_id, spot.position
@@ -143,6 +161,9 @@ def _repair(ctx: Context, vid: str, seq: list[str]) -> tuple[list[str], list[tup
     """Drop stops until the route keeps every window, the shift and the breaks."""
     v = ctx.vehicles[vid]
     removed: list[tuple[str, str, str]] = []
+    for sid in [x for x in seq if not ctx.can_serve(v, ctx.stops[x])]:
+        seq.remove(sid)
+        removed.append((sid, "", ""))  # re-offered to vehicles that may serve it
     while seq:
         tm = schedule(ctx, v, seq)
         if tm.ok:
@@ -166,6 +187,19 @@ def _repair(ctx: Context, vid: str, seq: list[str]) -> tuple[list[str], list[tup
             sid = seq.pop()
             removed.append((sid, "no driver has time left in their shift for it", "shift"))
     return seq, removed
+
+
+def _quality(ctx: Context, timings: dict[str, Timing]) -> int:
+    """Stops a round serves without a problem (late, overloaded, wrong vehicle)."""
+    score = 0
+    for vid, tm in timings.items():
+        v = ctx.vehicles[vid]
+        late = {x.stop_id for x in tm.late}
+        good = sum(1 for s in tm.route.stop_ids if s not in late and ctx.can_serve(v, ctx.stops[s]))
+        if tm.overload or tm.overtime_s > 0 or tm.missed_breaks:
+            good //= 2
+        score += good
+    return score
 
 
 def _why_dropped(ctx: Context, sequences: dict[str, list[str]], sid: str) -> str:
