@@ -272,3 +272,36 @@ def test_bridges_validate_their_profiles():
 
 
 RIO_GRANDE_FOR_TEST = laredo().border.river
+
+
+def test_on_a_road_graph_the_bridges_are_places_on_the_roads():
+    """A made-up border across the shipped Baltimore extract (not Laredo; no real border
+    there): the bridge on the extract is snapped and routed like any stop, the one far
+    outside it falls back to straight lines, and crossing legs still go via a bridge."""
+    from pathlib import Path
+
+    from lastmile.routing.matrix.calibrate import sample_points
+    from lastmile.routing.matrix.road_graph import RoadGraph, RoadGraphProvider
+
+    pbf = Path(__file__).resolve().parents[2] / ".." / "shared" / "osm" / "baltimore.osm.pbf"
+    if not pbf.is_file():
+        pytest.skip(f"shipped OSM extract not found: {pbf}")
+    road = RoadGraphProvider(RoadGraph.from_pbf(pbf, use_cache=False))
+    west, south, east, north = road.road.bbox
+    mid = (west + east) / 2
+    river = (LatLon(north + 0.1, mid), LatLon(south - 0.1, mid))  # a north-south line through the middle
+    on_map = sample_points(road.road, 1, seed=3)[0]
+    bridges = (Bridge("test bridge on the extract", on_map, constant_wait(10), constant_wait(10)),
+               Bridge("test bridge far away", LatLon(north + 1.0, mid), constant_wait(0), constant_wait(0)))
+    profile = TrafficProfile(border=Border(river, "west", "east", bridges=bridges))
+    pts = sample_points(road.road, 12, seed=9)
+    m = matrix_with_bridges(road, pts, profile)
+    assert isinstance(m, WaypointMatrix) and m.waypoints == (on_map,) and m.provider == "road-graph:baltimore"
+    td = TimeDependentModel(m, pts, profile, WEDNESDAY)
+    crossing = [(i, j) for i in range(12) for j in range(12) if td.crosses(i, j)]
+    assert crossing
+    k = 12  # the bridge's row in one road matrix over the places and the bridge
+    full = road.matrix([*pts, on_map]).durations
+    for i, j in crossing:
+        assert td.travel(i, j, hm("12:00")) <= full[i, k] + 10 * 60 + full[k, j] + 1
+        assert td.travel(i, j, hm("12:00")) >= min(full[i, k] + 10 * 60 + full[k, j], td.free_flow(i, j)) - 1
