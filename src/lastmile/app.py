@@ -60,7 +60,8 @@ def _domain_handler(_: Request, exc: Exception) -> JSONResponse:
 
 def _http_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+             403: "forbidden"}
     code = codes.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
@@ -84,7 +85,7 @@ def _add_error_responses(app: FastAPI) -> None:
         for item in schema.get("paths", {}).values():
             for op in item.values():
                 responses = op.setdefault("responses", {})
-                for status, desc in (("401", "Not authenticated"), ("403", "Not allowed"), ("404", "Not found"),
+                for status, desc in (("400", "Unreadable request"), ("401", "Not authenticated"), ("403", "Not allowed"), ("404", "Not found"),
                                      ("409", "Conflict"), ("413", "Body too large"), ("422", "Invalid input"),
                                      ("429", "Too many requests")):
                     responses[status] = {"description": desc, **ref}

@@ -6,6 +6,7 @@ migrations (truncated between tests, dropped at the end)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 _TMP = Path(tempfile.mkdtemp(prefix="lastmile-tests-"))
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 os.environ["LASTMILE_DATA_DIR"] = str(_TMP / "data")  # the test queue file lives here
 os.environ["LASTMILE_ENV"] = "test"
 os.environ.pop("LASTMILE_DATABASE_URL", None)
