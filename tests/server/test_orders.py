@@ -273,3 +273,12 @@ def test_failed_order_is_rescheduled_by_staff_only(client, world, db):
     assert r.status_code == 200 and r.json()["status"] == "pending"
     r = client.patch(f"/orders/{o['id']}", json={"date": "2026-11-27"}, headers=d)
     assert r.status_code == 200 and r.json()["date"] == "2026-11-27"
+
+
+def test_csv_import_of_unreadable_files_is_422_not_a_crash(client, world):
+    files = [b"\x00\x01binary", b"", b"id,lat\na,1\n", ("id,lat,lon\n" + "x" * 200_000 + ",1,2\n").encode()]
+    for data in files:
+        r = client.post("/orders/import", params={"date": "2026-11-25", "depot_id": world.ids["depot"]},
+                        files={"file": ("stops.csv", data, "text/csv")}, headers=world.headers["shipper"])
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["field"] == "file" and "stops CSV" in r.json()["error"]["message"]

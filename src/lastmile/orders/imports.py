@@ -7,6 +7,7 @@ rows without them use the depot and shipper given with the upload."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from typing import Any
 
@@ -71,6 +72,7 @@ def import_csv(
     shipper_id: str | None,
     geocoder: Geocoder,
 ) -> ImportReport:
+    from ..formats.csvkit import InputError
     from ..formats.stops_csv import parse_stops_csv
 
     shipper_id = resolve_shipper(session, p, shipper_id)
@@ -82,8 +84,8 @@ def import_csv(
         Shipper.organization_id == p.organization_id, Shipper.code.is_not(None)))})
     try:
         parsed = parse_stops_csv(data)
-    except ValueError as e:
-        return ImportReport(created=0, order_ids=[], errors=[ImportError_(line=0, field="file", message=str(e))])
+    except (InputError, ValueError, csv.Error) as e:  # not a CSV we can read at all
+        raise Invalid(f"the file cannot be read as a stops CSV: {str(e)[:200]}", field="file") from None
     errors = [ImportError_(line=e.line, field=e.field, message=e.message) for e in parsed.errors]
     ids: list[str] = []
     for row in parsed.rows:
