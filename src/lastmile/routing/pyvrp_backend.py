@@ -37,6 +37,7 @@ from .ports import LocationIndex, SolverInput, SolverOutput
 
 UNLIMITED = 1 << 40
 BIG_PRIZE = 1_000_000_000  # milli-cents ($10,000): worth more than any stop's share of a route
+INFEASIBLE = np.iinfo(np.int64).max  # what PyVRP reports as the cost of an infeasible best
 MAX_PENALTY = 10_000_000_000  # per unit of time warp / excess load: infeasibility never pays
 
 
@@ -113,11 +114,15 @@ def _obviously_short(problem: Problem, inp: SolverInput, durations: np.ndarray, 
 class _Progress:
     """A stopping criterion that reports progress and stops at the deadline."""
 
-    def __init__(self, seconds: float, t0: float, budget: float, inp: SolverInput) -> None:
+    def __init__(self, seconds: float, t0: float, budget: float, inp: SolverInput, give_up: float | None = None) -> None:
         # An absolute deadline: PyVRP first calls us only after its initial local
         # search, which on thousands of stops takes many seconds.
         self._iters = MaxIterations(inp.iterations) if inp.iterations else None
-        self._deadline = time.perf_counter() + max(seconds, 0.01)
+        self._start = time.perf_counter()
+        self._deadline = self._start + max(seconds, 0.01)
+        # Serving every stop may be impossible: if nothing feasible has turned up
+        # by ``give_up`` of the time, stop so the caller can drop some instead.
+        self._give_up = self._start + give_up * max(seconds, 0.01) if give_up else None
         self._t0, self._budget, self._cb = t0, budget, inp.progress
         self._last = 0.0
 
@@ -126,6 +131,8 @@ class _Progress:
         if self._cb is not None and now - self._last > 0.25:
             self._last = now
             self._cb(min((now - self._t0) / self._budget, 0.99), "optimizing routes")
+        if self._give_up is not None and now >= self._give_up and best_cost >= INFEASIBLE:
+            return True
         if self._iters is not None:
             return self._iters(best_cost)
         return now >= self._deadline
@@ -135,7 +142,8 @@ def _run(built: _Built, inp: SolverInput, seconds: float, t0: float, budget: flo
          initial: dict[str, tuple[str, ...]] | None, prize_mode: bool) -> pyvrp.Result:
     init = _initial(built, initial) if initial else None
     params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=MAX_PENALTY)) if prize_mode else pyvrp.SolveParams()
-    return pyvrp.solve(built.data, _Progress(seconds, t0, budget, inp), seed=inp.seed,
+    give_up = None if prize_mode or inp.iterations else 0.35
+    return pyvrp.solve(built.data, _Progress(seconds, t0, budget, inp, give_up), seed=inp.seed,
                        collect_stats=False, display=False, initial_solution=init, params=params)
 
 

@@ -26,6 +26,7 @@ from .balance import rebalance
 from .insertion import best_insertion
 from .matrix.haversine import HaversineProvider
 from .matrix.timedep import TimeDependentModel, TrafficProfile
+from .matrix.waypoints import matrix_with_bridges
 from .ports import LocationIndex, Matrix, MatrixProvider, SolverInput, SolverOutput
 from .schedule import Context, Timing, schedule
 
@@ -49,7 +50,8 @@ def build_model(problem: Problem, provider: MatrixProvider | None = None, matrix
                 traffic: TrafficProfile | None = None) -> tuple[LocationIndex, TimeDependentModel]:
     index = LocationIndex.of(problem)
     if matrix is None:
-        matrix = (provider or HaversineProvider()).matrix(index.locations)
+        # With a border, the provider also measures the legs to and from the bridges.
+        matrix = matrix_with_bridges(provider or HaversineProvider(), index.locations, traffic)
     if matrix.size != len(index.locations):
         raise ValueError(f"matrix has {matrix.size} rows; the problem has {len(index.locations)} places "
                          "(depots first, then stops)")

@@ -181,6 +181,11 @@ class TimeDependentModel:
         self._cuts_arr = np.asarray(self._cuts, dtype=np.float64)
         self._piece_factors = [self.profile.factors_at(self.weekday, c) for c in self._cuts[:-1]]
         self._piece_excess = (np.stack(self._piece_factors) - 1.0) if zs else np.zeros((len(self._cuts) - 1, 0))
+        # Per place and piece, its share of the slowdown: a leg's excess on piece p
+        # is the mean of its two ends' (plain floats: this is the hot path).
+        self._loc_excess = (self._member @ self._piece_excess.T).tolist() if zs else None
+        self._bloc_excess: list | None = None
+        self._memo: dict[tuple[int, int, int], int] = {}
         self._dur = self.base.durations
         self._dist = self.base.distances
         self._bridges: tuple[Bridge, ...] = ()
@@ -227,6 +232,7 @@ class TimeDependentModel:
         blon = np.array([b.location.lon for b in bridges])
         zs = self.profile.zones
         self._bmember = np.stack([z.membership(blat, blon) for z in zs], axis=1) if zs else np.zeros((len(bridges), 0))
+        self._bloc_excess = (self._bmember @ self._piece_excess.T).tolist() if zs else None
         # exit tables: [bridge][into_left]
         self._exit = [(b.exit_table(False, self.weekday), b.exit_table(True, self.weekday)) for b in bridges]
         # Free-flow legs and distances of crossing pairs go via the bridge that is best
@@ -288,37 +294,44 @@ class TimeDependentModel:
     def travel(self, i: int, j: int, depart: int) -> int:
         if i == j:
             return 0
+        key = (i, j, depart)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
         border = self.profile.border
+        le = self._loc_excess
         if border is not None and self._side[i] != self._side[j]:
             if self._bridges:
                 arrive = self._best_bridge(i, j, float(depart))[0]
             else:
                 t = float(depart) + border.wait(bool(self._side[j]), depart)
-                arrive = self._integrate(t, float(self._dur[i, j]), self._exposure(self._member[i], self._member[j]))
+                arrive = self._integrate(t, float(self._dur[i, j]), le and le[i], le and le[j])
         else:
-            arrive = self._integrate(float(depart), float(self._dur[i, j]),
-                                     self._exposure(self._member[i], self._member[j]))
-        return math.ceil(arrive - depart - 1e-9)
+            arrive = self._integrate(float(depart), float(self._dur[i, j]), le and le[i], le and le[j])
+        out = math.ceil(arrive - depart - 1e-9)
+        if len(self._memo) > 2_000_000:
+            self._memo.clear()
+        self._memo[key] = out
+        return out
 
     def _best_bridge(self, i: int, j: int, depart: float) -> tuple[float, int]:
         into_left = bool(self._side[j])
+        le, be = self._loc_excess, self._bloc_excess
         best, pick = math.inf, 0
         for k in range(len(self._bridges)):
-            at = self._integrate(depart, float(self._to_t[k, i]), self._exposure(self._member[i], self._bmember[k]))
+            at = self._integrate(depart, float(self._to_t[k, i]), le and le[i], be and be[k])
             leave = float(self._exit[k][into_left].at(at))
-            arrive = self._integrate(leave, float(self._from_t[k, j]), self._exposure(self._bmember[k], self._member[j]))
+            arrive = self._integrate(leave, float(self._from_t[k, j]), be and be[k], le and le[j])
             if arrive < best:
                 best, pick = arrive, k
         return best, pick
 
-    def _exposure(self, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-        return (a + b) * 0.5 if a.shape[0] else None
-
-    def _integrate(self, t: float, seconds: float, exposure: np.ndarray | None) -> float:
+    def _integrate(self, t: float, seconds: float, ea: list[float] | None, eb: list[float] | None) -> float:
         """When a leg of ``seconds`` free-flow that starts at ``t`` ends, through the
-        piecewise-constant slowdown (FIFO)."""
-        if exposure is None:
+        piecewise-constant slowdown (FIFO). ``ea``/``eb``: each end's excess per piece."""
+        if ea is None or eb is None:
             return t + seconds
+        cuts = self._cuts
         remaining = seconds
         day0 = math.floor(t / DAY) * DAY
         while remaining > 1e-9:
@@ -326,14 +339,14 @@ class TimeDependentModel:
             if tod >= DAY:
                 day0 += DAY
                 continue
-            piece = bisect.bisect_right(self._cuts, tod) - 1
-            factor = 1.0 + float(exposure @ self._piece_excess[piece])
-            span = self._cuts[piece + 1] - tod
-            if span * 1.0 / factor >= remaining:
+            piece = bisect.bisect_right(cuts, tod) - 1
+            factor = 1.0 + 0.5 * (ea[piece] + eb[piece])
+            span = cuts[piece + 1] - tod
+            if span / factor >= remaining:
                 t += remaining * factor
                 break
             remaining -= span / factor
-            t = day0 + self._cuts[piece + 1]
+            t = day0 + cuts[piece + 1]
         return t
 
     def _excess_at(self, t: np.ndarray) -> np.ndarray:
