@@ -84,13 +84,18 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     timings: dict[str, Timing] = {}
     best: tuple[int, SolverOutput, dict[str, Timing]] | None = None
     rounds = MAX_ROUNDS if (timed or any(v.breaks for v in problem.vehicles)) else 1
+    # The time limit covers the whole solve: most of it searching, the rest for
+    # re-homing stops and balancing on real schedules. A static problem without
+    # balancing is the backend's alone (nothing to repair).
+    static = rounds == 1 and options.balance <= 0
+    search_budget = options.time_limit_s * (1.0 if static else 0.8 if options.balance > 0 else 0.88)
     first_share = 0.7 if rounds > 1 else 1.0
     for rnd in range(rounds):
         elapsed = time.perf_counter() - t0
         if rnd == 0:
-            limit = options.time_limit_s * first_share
+            limit = search_budget * first_share
         else:
-            limit = max(options.time_limit_s - elapsed, 0.0) / (rounds - rnd)
+            limit = max(search_budget - elapsed, 0.0) / (rounds - rnd)
             if limit < 0.05 and options.iterations is None:
                 break
         durations = model.static_durations(departs) if timed else model.base.durations
@@ -132,7 +137,7 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     dropped = [(s, "", "") for s in candidates if s not in routed and s not in removed_ids]
     unassigned: list[Unassigned] = list(elig.unassigned)
     # Re-homing stops is worth a bounded share of the budget, not an unbounded tail.
-    insert_deadline = time.perf_counter() + max(2.0, 0.25 * options.time_limit_s)
+    insert_deadline = max(t0 + options.time_limit_s * (0.93 if options.balance > 0 else 1.0), time.perf_counter() + 1.0)
     for sid, reason, code in removed + dropped:
         if time.perf_counter() > insert_deadline:
             unassigned.append(Unassigned(sid, reason or _why_dropped(ctx, sequences, sid), code or "fleet"))
@@ -146,8 +151,8 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
 
     if options.balance > 0:
         report(0.95, "balancing work across drivers")
-        budget = max(0.5, 0.15 * options.time_limit_s)
-        sequences = rebalance(ctx, sequences, options.balance, time.perf_counter() + budget)
+        sequences = rebalance(ctx, sequences, options.balance,
+                              max(t0 + options.time_limit_s, time.perf_counter() + 0.5))
 
     routes = []
     for v in problem.vehicles:
