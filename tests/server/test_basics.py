@@ -62,6 +62,9 @@ def test_unauthenticated_is_401_in_our_shape(client):
     [
         ({"surprise": 1}, "surprise"),
         ({"lat": "north"}, "lat"),
+        ({"lat": True}, "lat"),
+        ({"service_s": "300"}, "service_s"),
+        ({"demand": {"kg": True, "litres": 0, "parcels": 1}}, "demand.kg"),
         ({"lat": 91.0}, "lat"),
         ({"lon": -181}, "lon"),
         ({"windows": [{"start": "2026-11-25T12:00:00-06:00", "end": "2026-11-25T09:00:00-06:00"}]}, "windows[0].end"),
@@ -145,3 +148,8 @@ def test_security_headers(client, world):
     r = client.get("/auth/me", headers=world.headers["admin"])
     assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
     assert r.headers["cache-control"] == "no-store"
+
+
+def test_integers_are_fine_where_numbers_are_expected(client, world):
+    r = client.post("/orders", json=order_body(world, lat=27, lon=-99), headers=world.headers["dispatcher"])
+    assert r.status_code == 201 and r.json()["lat"] == 27.0

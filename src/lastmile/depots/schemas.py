@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from ..kit.schema import Lat, Lon, Name, Out, Schema
 
 Zone = Literal["America/Chicago", "America/Matamoros"]
-DaySeconds = Annotated[int, Field(ge=0, le=86400)]
+DaySeconds = Annotated[int, Field(strict=True, ge=0, le=86400)]
 
 
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]

@@ -10,9 +10,9 @@ from ..kit.schema import Id, Out, Schema, ServiceDate
 
 class PlanOptionsIn(Schema):
     objective: Literal["cost", "distance", "time", "vehicles"] = "cost"
-    balance: Annotated[float, Field(ge=0, le=100)] = 0.0
-    time_limit_s: Annotated[float, Field(gt=0, le=600)] = 10.0
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+    balance: Annotated[float, Field(strict=True, ge=0, le=100)] = 0.0
+    time_limit_s: Annotated[float, Field(strict=True, gt=0, le=600)] = 10.0
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)] = 0
 
 
 class PlanCreate(Schema):

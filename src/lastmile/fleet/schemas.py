@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictBool, model_validator
 
 from ..kit.schema import Count, Id, Money, Name, Out, Schema, ServiceDate, Skills, Timestamp
 
-Capacity = Annotated[int, Field(ge=0, le=10_000_000)]
+Capacity = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
 
 
 class VehicleCreate(Schema):
@@ -30,7 +30,7 @@ class VehicleUpdate(Schema):
     capacity_litres: Capacity | None = None
     capacity_parcels: Capacity | None = None
     skills: Skills | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class VehicleOut(Out):
@@ -67,7 +67,7 @@ class DriverOut(Out):
 class BreakIn(Schema):
     earliest: Timestamp
     latest: Timestamp
-    duration_s: Annotated[int, Field(gt=0, le=8 * 3600)]
+    duration_s: Annotated[int, Field(strict=True, gt=0, le=8 * 3600)]
 
     @model_validator(mode="after")
     def _order(self) -> BreakIn:
@@ -84,7 +84,7 @@ class ShiftCreate(Schema):
     start_at: Timestamp
     end_at: Timestamp
     break_: BreakIn | None = Field(None, alias="break")
-    max_work_s: Annotated[int, Field(gt=0, le=24 * 3600)] | None = None
+    max_work_s: Annotated[int, Field(strict=True, gt=0, le=24 * 3600)] | None = None
 
     @model_validator(mode="after")
     def _order(self) -> ShiftCreate:
@@ -94,7 +94,7 @@ class ShiftCreate(Schema):
 
 
 class ShiftUpdate(Schema):
-    available: bool
+    available: StrictBool
 
 
 class ShiftOut(Out):
@@ -109,7 +109,7 @@ class ShiftOut(Out):
     break_end_at: datetime | None
     break_s: int | None
     max_work_s: int | None
-    available: bool
+    available: StrictBool
 
 
 __all__ = ["Count"]

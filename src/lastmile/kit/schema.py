@@ -53,11 +53,11 @@ def _reasonable_instant(v: datetime) -> datetime:
     return v.astimezone(UTC)
 
 
-Lat = Annotated[float, Field(ge=-90, le=90, examples=[27.5306])]
-Lon = Annotated[float, Field(ge=-180, le=180, examples=[-99.4803])]
+Lat = Annotated[float, Field(strict=True, ge=-90, le=90, examples=[27.5306])]
+Lon = Annotated[float, Field(strict=True, ge=-180, le=180, examples=[-99.4803])]
 Timestamp = Annotated[AwareDatetime, AfterValidator(_reasonable_instant)]
-Count = Annotated[int, Field(ge=0, le=10_000_000)]
-Money = Annotated[int, Field(ge=0, le=10**12, description="integer minor units (cents, centavos)")]
+Count = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
+Money = Annotated[int, Field(strict=True, ge=0, le=10**12, description="integer minor units (cents, centavos)")]
 Skill = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Skills = Annotated[list[Skill], Field(max_length=20)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -44,7 +44,7 @@ class Demand(Schema):
 class Item(Schema):
     sku: Annotated[str, Field(max_length=100)] = ""
     description: Annotated[str, Field(max_length=500)] = ""
-    quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
+    quantity: Annotated[int, Field(strict=True, ge=1, le=100_000)] = 1
     barcode: Annotated[str, Field(max_length=100)] = ""
 
 
@@ -74,11 +74,11 @@ class OrderCreate(Schema):
     contact: Contact = Contact()
     language: Language = "es"
     windows: Annotated[list[Window], Field(max_length=4)] = []
-    service_s: Annotated[int, Field(ge=0, le=4 * 3600)] = 300
+    service_s: Annotated[int, Field(strict=True, ge=0, le=4 * 3600)] = 300
     demand: Demand = Demand()
     items: Annotated[list[Item], Field(max_length=200)] = []
     skills: Skills = []
-    priority: Annotated[int, Field(ge=0, le=100)] = 0
+    priority: Annotated[int, Field(strict=True, ge=0, le=100)] = 0
     cod: Cod | None = None
     instructions: Annotated[str, Field(max_length=2000)] = ""
 
@@ -101,11 +101,11 @@ class OrderUpdate(Schema):
     contact: Contact | None = None
     language: Language | None = None
     windows: Annotated[list[Window], Field(max_length=4)] | None = None
-    service_s: Annotated[int, Field(ge=0, le=4 * 3600)] | None = None
+    service_s: Annotated[int, Field(strict=True, ge=0, le=4 * 3600)] | None = None
     demand: Demand | None = None
     items: Annotated[list[Item], Field(max_length=200)] | None = None
     skills: Skills | None = None
-    priority: Annotated[int, Field(ge=0, le=100)] | None = None
+    priority: Annotated[int, Field(strict=True, ge=0, le=100)] | None = None
     cod: Cod | None = None
     instructions: Annotated[str, Field(max_length=2000)] | None = None
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AnyHttpUrl, Field, StrictBool, field_validator
 
 from ..kit.schema import Id, Out, Schema
 
@@ -31,7 +31,7 @@ class SubscriptionUpdate(Schema):
     url: Url | None = None
     events: Annotated[list[EventName], Field(min_length=1, max_length=7)] | None = None
     description: Annotated[str, Field(max_length=200)] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class SubscriptionOut(Out):
