@@ -27,7 +27,7 @@ from .conftest import TODAY, order_body
 BUSINESS_RULES = [positive_data_acceptance]
 PASSES = (("valid", GenerationMode.POSITIVE), ("real ids", GenerationMode.POSITIVE),
           ("invalid", GenerationMode.NEGATIVE))
-EXAMPLES = int(os.environ.get("LASTMILE_FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("LASTMILE_FUZZ_EXAMPLES", "8"))
 
 
 def _real_ids(client, world, db, settings) -> dict[str, str]:

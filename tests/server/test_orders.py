@@ -282,3 +282,15 @@ def test_csv_import_of_unreadable_files_is_422_not_a_crash(client, world):
                         files={"file": ("stops.csv", data, "text/csv")}, headers=world.headers["shipper"])
         assert r.status_code == 422, r.text
         assert r.json()["error"]["field"] == "file" and "stops CSV" in r.json()["error"]["message"]
+
+
+def test_patch_merges_nested_objects(client, world):
+    d = world.headers["dispatcher"]
+    o = client.post("/orders", json=order_body(world), headers=d).json()
+    r = client.patch(f"/orders/{o['id']}", json={"demand": {"litres": 5}, "contact": {"phone": "+52 867 555 0101"}},
+                     headers=d)
+    assert r.status_code == 200, r.text
+    assert r.json()["demand"] == {"kg": 12, "litres": 5, "parcels": 2}
+    assert r.json()["contact"] == {"name": "Mr. Peña", "phone": "+52 867 555 0101", "email": "pena@example.com"}
+    r = client.patch(f"/orders/{o['id']}", json={"cod": None}, headers=d)
+    assert r.json()["cod"] is None

@@ -159,6 +159,13 @@ def update_order(session: Session, p: Principal, order: Order, body: OrderUpdate
     if order.status != "pending":
         raise Conflict(f"an order that is {order.status} cannot be changed", field="status")
     data = body.model_dump(exclude_unset=True)
+    # nested objects merge: {"demand": {"kg": 5}} changes kg and keeps litres and parcels
+    if data.get("demand") is not None:
+        data["demand"] = {"kg": order.demand_kg, "litres": order.demand_litres, "parcels": order.demand_parcels,
+                          **data["demand"]}
+    if data.get("contact") is not None:
+        data["contact"] = {"name": order.contact_name, "phone": order.contact_phone,
+                           "email": order.contact_email or None, **data["contact"]}
     before = snapshot(order)
     _apply(order, data)
     order.updated_at = utcnow()
