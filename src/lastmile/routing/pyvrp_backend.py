@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyvrp
+from pyvrp.search import NeighbourhoodParams
 from pyvrp.stop import MaxIterations
 
 from .costs import cost_terms
@@ -38,7 +39,8 @@ from .ports import LocationIndex, SolverInput, SolverOutput
 UNLIMITED = 1 << 40
 BIG_PRIZE = 1_000_000_000  # milli-cents ($10,000): worth more than any stop's share of a route
 INFEASIBLE = np.iinfo(np.int64).max  # what PyVRP reports as the cost of an infeasible best
-MAX_PENALTY = 10_000_000_000  # per unit of time warp / excess load: infeasibility never pays
+MAX_PENALTY = 10_000_000_000
+LARGE, LARGE_NEIGHBOURS = 2000, 20  # per unit of time warp / excess load: infeasibility never pays
 
 
 @dataclass
@@ -141,7 +143,14 @@ class _Progress:
 def _run(built: _Built, inp: SolverInput, seconds: float, t0: float, budget: float,
          initial: dict[str, tuple[str, ...]] | None, prize_mode: bool) -> pyvrp.Result:
     init = _initial(built, initial) if initial else None
-    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=MAX_PENALTY)) if prize_mode else pyvrp.SolveParams()
+    kw: dict = {}
+    if prize_mode:
+        kw["penalty"] = pyvrp.PenaltyParams(max_penalty=MAX_PENALTY)
+    if built.data.num_clients > LARGE:
+        # PyVRP's first (exhaustive) local search grows with the neighbourhood; on
+        # thousands of stops a smaller one reaches a first plan in time.
+        kw["neighbourhood"] = NeighbourhoodParams(num_neighbours=LARGE_NEIGHBOURS)
+    params = pyvrp.SolveParams(**kw)
     give_up = None if prize_mode or inp.iterations else 0.35
     return pyvrp.solve(built.data, _Progress(seconds, t0, budget, inp, give_up), seed=inp.seed,
                        collect_stats=False, display=False, initial_solution=init, params=params)
