@@ -130,3 +130,28 @@ def test_embedded_queue_is_sqlite_in_the_data_dir(tmp_path):
 
     h = make_huey(Settings(data_dir=tmp_path))
     assert type(h).__name__ == "SqliteHuey" and (tmp_path / "queue.db").exists()
+
+
+def test_a_lost_plan_job_is_enqueued_again_and_runs_once(client, world, db):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from lastmile.dispatch.models import Plan
+    from lastmile.dispatch.service import requeue_stale_plans, run_plan
+    from lastmile.kit.time import utcnow
+
+    plan = client.post("/plans", json={"date": TODAY.isoformat(), "depot_ids": [world.ids["depot"]]},
+                       headers=world.headers["dispatcher"]).json()
+    huey.flush()  # the job is lost
+    assert requeue_stale_plans(db) == []  # too young to call lost
+    with db.session() as s:
+        s.execute(update(Plan).where(Plan.id == plan["id"]).values(created_at=utcnow() - timedelta(minutes=5)))
+        s.commit()
+    assert requeue_stale_plans(db) == [plan["id"]]
+    task = huey.dequeue()
+    assert task.args[0] == plan["id"]
+    calls = []
+    assert run_plan(db, plan["id"], solver=lambda *a, **k: calls.append(1) or None) in ("done", "failed")
+    assert run_plan(db, plan["id"], solver=lambda *a, **k: calls.append(1)) in ("done", "failed")  # no second run
+    assert len(calls) <= 1

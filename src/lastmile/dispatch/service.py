@@ -53,12 +53,14 @@ def run_plan(db: Database, plan_id: str, solver: Solver | None = None) -> str:
 
     if solver is None:
         from ..routing.solve import solve as solver
-    with db.session() as s:
-        plan = s.get(Plan, plan_id)
-        if plan is None or plan.status not in ("queued", "failed"):
-            return plan.status if plan else "missing"  # already ran (a retried job does nothing)
-        plan.status, plan.started_at, plan.progress, plan.message = "running", utcnow(), 0.0, "starting"
+    with db.session() as s:  # claim it atomically: a duplicate or retried job does nothing
+        claimed = s.execute(
+            update(Plan).where(Plan.id == plan_id, Plan.status.in_(("queued", "failed")))
+            .values(status="running", started_at=utcnow(), progress=0.0, message="starting")
+        ).rowcount
         s.commit()
+        if claimed != 1:
+            return s.scalar(select(Plan.status).where(Plan.id == plan_id)) or "missing"
     try:
         with db.session() as s:
             plan = s.get(Plan, plan_id)
@@ -129,3 +131,18 @@ def publish_plan(session: Session, p: Principal, plan: Plan) -> Plan:
     session.flush()
     record_audit(session, p, "plan.publish", "plan", plan.id, before, snapshot(plan))
     return plan
+
+
+def requeue_stale_plans(db: Database, older_than_s: int = 120) -> list[str]:
+    """Plans still queued after a while (their job was lost, e.g. the queue was down
+    at commit): enqueue them again. Running the job twice is harmless (see run_plan)."""
+    from datetime import timedelta
+
+    from .tasks import run_plan_task
+
+    with db.session() as s:
+        ids = list(s.scalars(select(Plan.id).where(
+            Plan.status == "queued", Plan.created_at < utcnow() - timedelta(seconds=older_than_s))))
+    for plan_id in ids:
+        run_plan_task(plan_id)
+    return ids
