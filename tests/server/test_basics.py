@@ -153,3 +153,9 @@ def test_security_headers(client, world):
 def test_integers_are_fine_where_numbers_are_expected(client, world):
     r = client.post("/orders", json=order_body(world, lat=27, lon=-99), headers=world.headers["dispatcher"])
     assert r.status_code == 201 and r.json()["lat"] == 27.0
+
+
+def test_numbers_too_big_for_the_database_are_422(client, world):
+    r = client.post("/vehicles", json={"depot_id": world.ids["depot"], "name": "Van", "fixed_cost": 2**40},
+                    headers=world.headers["dispatcher"])
+    assert r.status_code == 422 and r.json()["error"]["field"] == "fixed_cost"

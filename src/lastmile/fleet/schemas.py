@@ -5,9 +5,10 @@ from typing import Annotated
 
 from pydantic import Field, StrictBool, model_validator
 
-from ..kit.schema import Count, Id, Money, Name, Out, Schema, ServiceDate, Skills, Timestamp
+from ..kit.schema import Count, Id, Name, Out, Schema, ServiceDate, Skills, Timestamp
 
 Capacity = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]
+Cost = Annotated[int, Field(strict=True, ge=0, le=1_000_000_000, description="minor units (cents)")]  # INTEGER column
 
 
 class VehicleCreate(Schema):
@@ -18,9 +19,9 @@ class VehicleCreate(Schema):
     capacity_litres: Capacity | None = None
     capacity_parcels: Capacity | None = None
     skills: Skills = []
-    fixed_cost: Money = 0
-    cost_per_km: Money = 0
-    cost_per_hour: Money = 0
+    fixed_cost: Cost = 0
+    cost_per_km: Cost = 0
+    cost_per_hour: Cost = 0
 
 
 class VehicleUpdate(Schema):
