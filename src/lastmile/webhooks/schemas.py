@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, StrictBool, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, Field, StrictBool, field_validator
 
 from ..kit.schema import Id, Out, Schema
 
@@ -11,7 +11,14 @@ EventName = Literal[
     "order.created", "order.assigned", "order.out_for_delivery", "order.approaching",
     "order.delivered", "order.failed", "order.returned",
 ]
-Url = Annotated[AnyHttpUrl, Field(max_length=2000, examples=["https://shipper.example/hooks/lastmile"])]
+def _fits(url: AnyHttpUrl) -> AnyHttpUrl:
+    if len(str(url)) > 2000:  # after normalization (an IDN host grows as punycode)
+        raise ValueError("URL is longer than 2000 characters")
+    return url
+
+
+Url = Annotated[AnyHttpUrl, Field(max_length=2000, examples=["https://shipper.example/hooks/lastmile"]),
+                AfterValidator(_fits)]
 
 
 def _unique(v: list[str]) -> list[str]:
