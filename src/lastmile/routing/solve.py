@@ -93,7 +93,7 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     for rnd in range(rounds):
         elapsed = time.perf_counter() - t0
         if rnd == 0:
-            limit = search_budget * first_share
+            limit = max(search_budget - elapsed, 0.05) * first_share  # matrix and checks came out of it
         else:
             limit = max(search_budget - elapsed, 0.0) / (rounds - rnd)
             if limit < 0.05 and options.iterations is None:
