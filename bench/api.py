@@ -127,7 +127,7 @@ async def drive(base: str, key: str, depot: str, clients: int, n: int, kind: str
         try:
             for i in counter:
                 t0 = time.perf_counter()
-                if kind in ("create", "warm"):
+                if kind in ("create", "warm", "solo"):
                     payload = json.dumps(body(depot, i)).encode()
                     status, _ = await conn.request("POST", "/orders", {**auth, "content-type": "application/json",
                                                                        "idempotency-key": f"{kind}-{i}"}, payload)
@@ -223,18 +223,25 @@ def bench(label: str, url: str, args: argparse.Namespace, tmp: Path) -> dict[str
     proc, base = start_server(url, tmp / f"data-{label}", args.workers)
     try:
         asyncio.run(drive(base, key, depot, args.clients, min(200, args.requests), "warm"))  # warm-up
+        # service time: one client, no queueing
+        s_c_lat, s_c_wall = asyncio.run(drive(base, key, depot, 1, 200, "solo"))
+        s_l_lat, s_l_wall = asyncio.run(drive(base, key, depot, 1, 200, "list"))
         c_lat, c_wall = asyncio.run(drive(base, key, depot, args.clients, args.requests, "create"))
         l_lat, l_wall = asyncio.run(drive(base, key, depot, args.clients, args.requests, "list"))
     finally:
         stop_server(proc)
     b_lat, b_wall = baseline(url, org, depot, args.clients, args.requests)
-    print(f"{label}  ({args.clients} clients, {args.requests} requests each, {args.workers} server workers)")
+    print(f"{label}  ({args.clients} clients unless noted, {args.requests} requests per test, "
+          f"{args.workers} server workers, {os.cpu_count()} CPUs shared with the load generator and the database)")
+    print(row("POST /orders, 1 client", s_c_lat, s_c_wall))
+    print(row("GET /orders, 1 client", s_l_lat, s_l_wall))
     print(row("POST /orders", c_lat, c_wall))
     print(row("GET /orders (50/page)", l_lat, l_wall))
     print(row("plain insert baseline", b_lat, b_wall))
     ratio = (len(c_lat) / c_wall) / (len(b_lat) / b_wall)
     print(f"  API create throughput = {ratio:.2f}x plain insert")
-    return {"create_p95": pct(c_lat, 95), "list_p95": pct(l_lat, 95), "ratio": ratio}
+    return {"create_p95": pct(c_lat, 95), "list_p95": pct(l_lat, 95), "ratio": ratio, "base_p95": pct(b_lat, 95),
+            "solo_create_p95": pct(s_c_lat, 95), "solo_list_p95": pct(s_l_lat, 95)}
 
 
 def main() -> None:
@@ -263,8 +270,9 @@ def main() -> None:
                     c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     label = "PostgreSQL" if "PostgreSQL" in results else "SQLite"
     r = results[label]
-    print(f"key: {label} p95 create {r['create_p95']:.1f} ms (target <= 100), p95 list {r['list_p95']:.1f} ms "
-          f"(target <= 50), API create throughput {r['ratio']:.2f}x plain insert")
+    print(f"key: {label}, 50 clients: p95 create {r['create_p95']:.0f} ms (target <= 100; plain insert "
+          f"{r['base_p95']:.0f} ms), p95 list {r['list_p95']:.0f} ms (target <= 50); 1 client: p95 create "
+          f"{r['solo_create_p95']:.1f} ms, list {r['solo_list_p95']:.1f} ms; create throughput {r['ratio']:.2f}x plain insert")
 
 
 if __name__ == "__main__":
