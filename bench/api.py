@@ -272,7 +272,8 @@ def main() -> None:
     r = results[label]
     print(f"key: {label}, 50 clients: p95 create {r['create_p95']:.0f} ms (target <= 100; plain insert "
           f"{r['base_p95']:.0f} ms), p95 list {r['list_p95']:.0f} ms (target <= 50); 1 client: p95 create "
-          f"{r['solo_create_p95']:.1f} ms, list {r['solo_list_p95']:.1f} ms; create throughput {r['ratio']:.2f}x plain insert")
+          f"{r['solo_create_p95']:.1f} ms, list {r['solo_list_p95']:.1f} ms; "
+          f"create throughput {r['ratio']:.2f}x plain insert")
 
 
 if __name__ == "__main__":
