@@ -202,7 +202,7 @@ def _travel_matrix(provider, problem, profile):
 
 
 def _print_summary(result, problem) -> None:
-    from .formats.plan_out import hhmm
+    from .kit.time import hhmm
 
     vehicles = {v.id: v for v in problem.vehicles}
     stops = {s.id: s for s in problem.stops}

@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..kit.time import hhmm
 from ..routing.domain import LatLon, Plan, Problem, VisitKind
 from ..routing.matrix.osm_read import ATTRIBUTION
 
@@ -19,11 +20,6 @@ ROADS = "roads (OpenStreetMap)"
 # Points in visiting order -> the line along them, as GeoJSON [lon, lat] pairs.
 Geometry = Callable[[Sequence[LatLon]], list[list[float]]]
 
-
-def hhmm(t: int) -> str:
-    day, rest = divmod(int(t), 86400)
-    h, m = divmod(rest // 60, 60)
-    return f"{h:02d}:{m:02d}" + (f"+{day}d" if day else "")
 
 
 def _windows(stop) -> list[list[str]]:

@@ -29,3 +29,16 @@ def seconds_since_midnight(dt: datetime, day: date, zone: str) -> int:
 def at_seconds(day: date, zone: str, seconds: int) -> datetime:
     """The UTC instant ``seconds`` after local midnight of ``day`` in ``zone``."""
     return (local_midnight(day, zone) + timedelta(seconds=seconds)).astimezone(UTC)
+
+
+def hhmm(seconds: int) -> str:
+    """Seconds since local midnight as ``HH:MM`` (``+1d`` past midnight)."""
+    day, rest = divmod(int(seconds), 86400)
+    h, m = divmod(rest // 60, 60)
+    return f"{h:02d}:{m:02d}" + (f"+{day}d" if day else "")
+
+
+def hours_minutes(seconds: int) -> str:
+    """A duration as ``9h05``."""
+    h, m = divmod(int(seconds) // 60, 60)
+    return f"{h}h{m:02d}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from ..kit.time import hhmm
 from .domain import Stop, Unassigned, Vehicle
 from .schedule import CROSS_BORDER, Context, _service_start
 
@@ -15,10 +16,6 @@ class Eligibility:
     allowed: dict[str, frozenset[str]]  # stop id -> vehicle ids that could serve it on a route of its own
     unassigned: tuple[Unassigned, ...]  # stops that no vehicle can serve, with the reason
 
-
-def _hhmm(t: int) -> str:
-    h, m = divmod(int(t) // 60, 60)
-    return f"{h:02d}:{m:02d}"
 
 
 def _time_group(v: Vehicle) -> tuple:
@@ -78,7 +75,7 @@ def eligibility(ctx: Context) -> Eligibility:
         if reason_code == "window" and stop.windows:
             closes = stop.windows[-1].end
             unassigned.append(Unassigned(
-                stop.id, f"window closes {_hhmm(closes)}, earliest arrival {_hhmm(earliest)}", "window"))
+                stop.id, f"window closes {hhmm(closes)}, earliest arrival {hhmm(earliest)}", "window"))
         elif reason_code == "distance":
             unassigned.append(Unassigned(stop.id, "too far: the round trip exceeds every vehicle's distance limit", "distance"))
         else:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 import numpy as np
 
+from ..kit.time import hhmm
 from .domain import Options, Plan, PlanStats, Problem, Route, Unassigned
 from .feasibility import eligibility
 from .balance import rebalance
@@ -179,8 +180,8 @@ def _repair(ctx: Context, vid: str, seq: list[str]) -> tuple[list[str], list[tup
             worst = max(tm.late, key=lambda x: x.late_s)
             stop = ctx.stops[worst.stop_id]
             visit = next(x for x in tm.route.visits if x.ref == worst.stop_id)
-            reason = (f"window closes {_hhmm(stop.windows[-1].end)}; with today's traffic no route gets there "
-                      f"in time (best {_hhmm(visit.start)})")
+            reason = (f"window closes {hhmm(stop.windows[-1].end)}; with today's traffic no route gets there "
+                      f"in time (best {hhmm(visit.start)})")
             seq.remove(worst.stop_id)
             removed.append((worst.stop_id, reason, "window"))
         elif tm.overload:
@@ -268,9 +269,3 @@ def _stats(ctx: Context, routes: list[Route], unassigned: list[Unassigned], solv
         unassigned=len(unassigned),
         solve_s=round(solve_s, 3),
     )
-
-
-def _hhmm(t: int) -> str:
-    h, m = divmod(int(t) // 60, 60)
-    return f"{h:02d}:{m:02d}"
-

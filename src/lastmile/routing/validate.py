@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..kit.time import hhmm, hours_minutes
 from .domain import Plan, Problem, StopKind, VisitKind
 from .ports import LocationIndex, TravelTimeModel
 
@@ -61,7 +62,7 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
         place = index.depot_row[v.start_depot]
         prev_end = route.depart
         if route.depart < v.shift.start:
-            bad("shift", f"{vid} leaves at {_hhmm(route.depart)}, before its shift starts at {_hhmm(v.shift.start)}", vid)
+            bad("shift", f"{vid} leaves at {hhmm(route.depart)}, before its shift starts at {hhmm(v.shift.start)}", vid)
         depot = problem.depot(v.start_depot)
         if depot.hours is not None and not depot.hours.contains(route.depart):
             bad("depot_hours", f"{vid} leaves depot {depot.id} outside its opening hours", vid)
@@ -87,8 +88,8 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
                 target = index.stop_row[nxt.ref] if (vis.travel_s or vis.distance_m) and nxt is not None else place
             need = model.travel(place, target, prev_end)
             if vis.arrival < prev_end + need:
-                bad("travel", f"{vid} reaches {vis.ref} at {_hhmm(vis.arrival)} but cannot be there before "
-                    f"{_hhmm(prev_end + need)}", vid, vis.ref)
+                bad("travel", f"{vid} reaches {vis.ref} at {hhmm(vis.arrival)} but cannot be there before "
+                    f"{hhmm(prev_end + need)}", vid, vis.ref)
             distance += model.distance(place, target)
             if vis.start < vis.arrival:
                 bad("service", f"{vid} starts {vis.ref} before arriving", vid, vis.ref)
@@ -98,8 +99,8 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
                     bad("service", f"{vid} serves {s.id} for {vis.end - vis.start}s, needs {s.service_s}s", vid, s.id)
                 if s.windows and not any(w.contains(vis.start) for w in s.windows):
                     last = s.windows[-1]
-                    bad("window", f"stop {s.id} served at {_hhmm(vis.start)}, outside its window"
-                        f"{'s' if len(s.windows) > 1 else ''} (last closes {_hhmm(last.end)})", vid, s.id)
+                    bad("window", f"stop {s.id} served at {hhmm(vis.start)}, outside its window"
+                        f"{'s' if len(s.windows) > 1 else ''} (last closes {hhmm(last.end)})", vid, s.id)
                 missing = s.skills - v.skills
                 if missing:
                     bad("skill", f"stop {s.id} needs {', '.join(sorted(missing))}; {vid} lacks it", vid, s.id)
@@ -116,8 +117,8 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
                     bad("break", f"{vid} takes break {vis.ref} twice", vid)
                 breaks_taken[vis.ref] = vis.start
                 if not b.window.contains(vis.start):
-                    bad("break", f"{vid} starts break {b.id} at {_hhmm(vis.start)}, outside "
-                        f"{_hhmm(b.window.start)}-{_hhmm(b.window.end)}", vid)
+                    bad("break", f"{vid} starts break {b.id} at {hhmm(vis.start)}, outside "
+                        f"{hhmm(b.window.start)}-{hhmm(b.window.end)}", vid)
                 if vis.end - vis.start < b.duration_s:
                     bad("break", f"{vid} break {b.id} lasts {vis.end - vis.start}s, needs {b.duration_s}s", vid)
             place = target
@@ -126,12 +127,12 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
         end_row = index.depot_row[v.end]
         need = model.travel(place, end_row, prev_end)
         if route.arrive < prev_end + need:
-            bad("travel", f"{vid} is back at {_hhmm(route.arrive)} but cannot be before {_hhmm(prev_end + need)}", vid)
+            bad("travel", f"{vid} is back at {hhmm(route.arrive)} but cannot be before {hhmm(prev_end + need)}", vid)
         distance += model.distance(place, end_row)
         if route.arrive > v.shift.end:
-            bad("shift", f"{vid} is back at {_hhmm(route.arrive)}, after its shift ends at {_hhmm(v.shift.end)}", vid)
+            bad("shift", f"{vid} is back at {hhmm(route.arrive)}, after its shift ends at {hhmm(v.shift.end)}", vid)
         if v.max_work_s is not None and route.arrive - route.depart > v.max_work_s:
-            bad("hours", f"{vid} works {_dur(route.arrive - route.depart)}, more than its {_dur(v.max_work_s)} limit", vid)
+            bad("hours", f"{vid} works {hours_minutes(route.arrive - route.depart)}, more than its {hours_minutes(v.max_work_s)} limit", vid)
         if v.max_distance_m is not None and distance > v.max_distance_m:
             bad("distance", f"{vid} drives {distance / 1000:.1f} km, more than its {v.max_distance_m / 1000:.1f} km limit", vid)
         if distance != route.distance_m:
@@ -143,8 +144,8 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
         for b in v.breaks:
             owed = route.arrive > b.window.start and route.depart <= b.window.end
             if owed and b.id not in breaks_taken:
-                bad("break", f"{vid} works through {_hhmm(b.window.start)}-{_hhmm(b.window.end)} "
-                    f"without its {_dur(b.duration_s)} break", vid)
+                bad("break", f"{vid} works through {hhmm(b.window.start)}-{hhmm(b.window.end)} "
+                    f"without its {hours_minutes(b.duration_s)} break", vid)
 
     unassigned = {u.stop_id for u in plan.unassigned}
     for s in problem.stops:
@@ -158,14 +159,3 @@ def validate(plan: Plan, problem: Problem, model: TravelTimeModel, index: Locati
         elif not u.reason:
             bad("reason", f"stop {u.stop_id} is unassigned without a reason", None, u.stop_id)
     return out
-
-
-def _hhmm(t: int) -> str:
-    day, rest = divmod(int(t), 86400)
-    h, m = divmod(rest // 60, 60)
-    return f"{h:02d}:{m:02d}" + (f"+{day}d" if day else "")
-
-
-def _dur(s: int) -> str:
-    h, m = divmod(int(s) // 60, 60)
-    return f"{h}h{m:02d}"
