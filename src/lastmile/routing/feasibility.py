@@ -96,8 +96,9 @@ def _solo(ctx: Context, v: Vehicle, stop: Stop) -> tuple[str, int]:
     back = start + stop.service_s + model.travel(s, b, start + stop.service_s)
     if v.max_distance_m is not None and model.distance(a, s) + model.distance(s, b) > v.max_distance_m:
         return "distance", arrival
-    # Leaving later to avoid waiting shortens the working day.
-    work = back - max(depart, start - model.travel(a, s, max(depart, start - (arrival - depart))))
+    # Leaving later instead of waiting at the door shortens the working day.
+    leave = max(depart, start - (arrival - depart))
+    work = back - leave
     breaks = sum(b.duration_s for b in v.breaks if b.window.start < back)
     if back + breaks > v.shift.end or (v.max_work_s is not None and work + breaks > v.max_work_s):
         return "shift", arrival
