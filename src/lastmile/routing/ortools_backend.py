@@ -121,7 +121,9 @@ class ORToolsBackend:
         params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
         if inp.iterations:
             params.solution_limit = max(1, inp.iterations)
-        params.time_limit.FromMilliseconds(max(50, int(inp.time_limit_s * 1000)))
+        # With an iteration (solution) budget the clock must not decide: a generous cap only.
+        seconds = 3600.0 if inp.iterations else inp.time_limit_s
+        params.time_limit.FromMilliseconds(max(50, int(seconds * 1000)))
         if inp.progress is not None:
             def tick() -> None:
                 inp.progress(min((time.perf_counter() - t0) / max(inp.time_limit_s, 1e-3), 0.99), "optimizing routes")

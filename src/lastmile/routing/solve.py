@@ -138,7 +138,10 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     dropped = [(s, "", "") for s in candidates if s not in routed and s not in removed_ids]
     unassigned: list[Unassigned] = list(elig.unassigned)
     # Re-homing stops is worth a bounded share of the budget, not an unbounded tail.
-    insert_deadline = max(t0 + options.time_limit_s * (0.93 if options.balance > 0 else 1.0), time.perf_counter() + 1.0)
+    # With an iteration budget nothing may depend on the clock (same input -> same plan).
+    no_clock = options.iterations is not None
+    insert_deadline = (float("inf") if no_clock else
+                       max(t0 + options.time_limit_s * (0.93 if options.balance > 0 else 1.0), time.perf_counter() + 1.0))
     for sid, reason, code in removed + dropped:
         if time.perf_counter() > insert_deadline:
             unassigned.append(Unassigned(sid, reason or _why_dropped(ctx, sequences, sid), code or "fleet"))
@@ -153,7 +156,7 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     if options.balance > 0:
         report(0.95, "balancing work across drivers")
         sequences = rebalance(ctx, sequences, options.balance,
-                              max(t0 + options.time_limit_s, time.perf_counter() + 0.5))
+                              float("inf") if no_clock else max(t0 + options.time_limit_s, time.perf_counter() + 0.5))
 
     routes = []
     for v in problem.vehicles:
