@@ -14,11 +14,13 @@ from ..config import Settings
 from ..db import Database
 
 
-def get_database(request: Request) -> Database:
+# Trivial dependencies are ``async def`` on purpose: FastAPI runs a plain ``def``
+# dependency in the thread pool, a hop that cost more than the work, once per request.
+async def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

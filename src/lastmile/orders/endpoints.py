@@ -48,7 +48,7 @@ IdempotencyKeyHeader = Annotated[
 MAX_CSV_BYTES = 10 * 1024 * 1024
 
 
-def get_geocoder(request: Request) -> Geocoder:
+async def get_geocoder(request: Request) -> Geocoder:  # async: no thread-pool hop (it only builds a client)
     geo = getattr(request.app.state, "geocoder", None)
     if geo is None:
         geo = request.app.state.geocoder = geocoder_for(request.app.state.settings)
