@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -136,7 +138,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if db.is_sqlite and settings.auto_migrate:
         db.migrate()
 
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        # FastAPI runs sync endpoints in anyio's thread pool (40 threads by default).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="lastmile",
         version=__version__,
         description="Last-mile delivery platform API: orders, plans, routes, webhooks.",

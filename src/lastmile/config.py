@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # None: embedded SQLite job queue in data_dir; redis://127.0.0.1:6379/0 in production
     redis_url: str | None = None
     queue_name: str = "lastmile"
+    # Requests whose blocking part (database work) runs at once, per server process.
+    # More threads than this only queue on the GIL and the database's CPUs instead of
+    # on the event loop; each one holds at most one pooled connection. 4 measured best
+    # on 2 shared CPUs (bench/api.py); raise it when requests wait on slow outside
+    # services (a remote geocoder) rather than on this machine's CPUs.
+    request_threads: int = Field(default=4, ge=1, le=200)
 
     # sessions and tokens
     cookie_secure: bool = True
