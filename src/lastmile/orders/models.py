@@ -25,7 +25,9 @@ COMPLETED = ("delivered", "returned", "cancelled")
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
-        Index("ix_orders_org_date_status", "organization_id", "date", "status"),
+        # GET /orders: filters, then id (the page order); see migration 0003
+        Index("ix_orders_org_date_status_id", "organization_id", "date", "status", "id"),
+        Index("ix_orders_shipper_date_status_id", "shipper_id", "date", "status", "id"),
         Index("ix_orders_shipper", "shipper_id", "id"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ord"))
