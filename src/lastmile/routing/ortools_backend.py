@@ -120,9 +120,13 @@ class ORToolsBackend:
         params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
         params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
         if inp.iterations:
+            # Guided local search never stops by itself, so a solution budget alone
+            # could run for the whole time cap; a plain descent ends at its local
+            # optimum: bounded and repeatable.
+            params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
             params.solution_limit = max(1, inp.iterations)
         # With an iteration (solution) budget the clock must not decide: a generous cap only.
-        seconds = 3600.0 if inp.iterations else inp.time_limit_s
+        seconds = max(60.0, inp.time_limit_s) if inp.iterations else inp.time_limit_s
         params.time_limit.FromMilliseconds(max(50, int(seconds * 1000)))
         if inp.progress is not None:
             def tick() -> None:
