@@ -56,7 +56,7 @@ def plan(
                                                                "(same input + seed -> same plan)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 1,
     backend: Annotated[Backend, typer.Option(help="solver backend")] = Backend.auto,
-    traffic: Annotated[str, typer.Option(help="time-of-day traffic profile: laredo or none")] = "laredo",
+    traffic: Annotated[str, typer.Option(help="laredo, laredo-commercial (trucks: commercial bridges), none (no slowdowns; the border stays) or off (no slowdowns, no border)")] = "laredo",
     date: Annotated[Optional[str], typer.Option(help="the day planned, YYYY-MM-DD (picks weekday traffic); default today")] = None,
     balance: Annotated[float, typer.Option(min=0.0, help="0 = cheapest; higher spreads work more evenly over drivers")] = 1.0,
     objective: Annotated[str, typer.Option(help="cost (vehicle rates), distance, time, or vehicles (fewest first)")] = "cost",
@@ -96,7 +96,7 @@ def plan(
         raise typer.Exit(2)
     problem = loaded.problem
     if loaded.vroom is not None and traffic == "laredo":
-        profile = profile_named("none")  # VROOM problems come with their own times
+        profile = profile_named("off")  # VROOM problems come with their own times and no border
     try:
         goal = Objective(objective)
     except ValueError:

@@ -305,3 +305,14 @@ def test_on_a_road_graph_the_bridges_are_places_on_the_roads():
     for i, j in crossing:
         assert td.travel(i, j, hm("12:00")) <= full[i, k] + 10 * 60 + full[k, j] + 1
         assert td.travel(i, j, hm("12:00")) >= min(full[i, k] + 10 * 60 + full[k, j], td.free_flow(i, j)) - 1
+
+
+def test_no_traffic_keeps_the_border():
+    from lastmile.routing.matrix.profiles import profile_named
+
+    free = TimeDependentModel(HaversineProvider().matrix(PLACES), PLACES, profile_named("none"), 2)
+    assert free.crosses(2, 3)  # downtown Laredo -> centro Nuevo Laredo still crosses
+    assert free.travel(0, 1, hm("07:30")) == free.free_flow(0, 1)  # but no rush hour
+    assert free.travel(2, 3, hm("17:00")) > free.free_flow(2, 3)  # and the bridge queue stays
+    off = TimeDependentModel(HaversineProvider().matrix(PLACES), PLACES, profile_named("off"), 2)
+    assert not off.crosses(2, 3)

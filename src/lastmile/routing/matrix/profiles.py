@@ -157,7 +157,18 @@ def laredo(vehicle_class: str | None = PASSENGER) -> TrafficProfile:
     return TrafficProfile(tuple(zones), border, name=name)
 
 
-PROFILES = {"laredo": laredo, "laredo-commercial": lambda: laredo(COMMERCIAL), "none": TrafficProfile}
+def laredo_free_flow() -> TrafficProfile:
+    """No time-of-day slowdowns, but the border stays: crossing still needs a bridge
+    (and its queue) and a vehicle allowed to cross. The border is geography, not traffic."""
+    return TrafficProfile((), laredo().border, name="free-flow")
+
+
+PROFILES = {
+    "laredo": laredo,
+    "laredo-commercial": lambda: laredo(COMMERCIAL),
+    "none": laredo_free_flow,  # no slowdowns; the border and its bridges stay
+    "off": TrafficProfile,  # nothing at all: no slowdowns, no border
+}
 
 
 def profile_named(name: str) -> TrafficProfile:
