@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..errors import Conflict, NotFound
-from ..kit.pagination import Page, decode_cursor, encode_cursor
+from ..kit.pagination import Page, keyset_page
 from ..kit.schema import Id
 from ..kit.time import utcnow
 from ..kit.web import get_app_settings, get_session, snapshot
@@ -172,9 +172,5 @@ def list_audit(
     q = select(AuditEntry).where(AuditEntry.organization_id == p.organization_id)
     if object_id:
         q = q.where(AuditEntry.object_id == object_id)
-    after = decode_cursor(cursor)
-    if after:
-        q = q.where(AuditEntry.id > after)
-    rows = list(session.scalars(q.order_by(AuditEntry.id).limit(limit + 1)))
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[AuditOut](items=[AuditOut.model_validate(r) for r in rows[:limit]], next_cursor=nxt)
+    rows, nxt = keyset_page(session, q, AuditEntry.id, cursor, limit)
+    return Page[AuditOut](items=[AuditOut.model_validate(r) for r in rows], next_cursor=nxt)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from ..errors import Invalid
 
@@ -35,3 +37,13 @@ def decode_cursor(cursor: str | None) -> str | None:
         return after
     except Exception:
         raise Invalid("cursor is not valid; use next_cursor from a previous page", field="cursor") from None
+
+
+def keyset_page(session: Session, query: Select, id_column: Any, cursor: str | None,
+                limit: int) -> tuple[list[Any], str | None]:
+    """One page of ``query`` in id order after ``cursor``: (rows, next cursor or None)."""
+    after = decode_cursor(cursor)
+    if after:
+        query = query.where(id_column > after)
+    rows = list(session.scalars(query.order_by(id_column).limit(limit + 1)))
+    return rows[:limit], (encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)

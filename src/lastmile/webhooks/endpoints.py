@@ -10,7 +10,7 @@ from ..auth.access import Principal, allow
 from ..auth.models import Shipper
 from ..auth.service import record_audit
 from ..errors import Invalid, NotFound
-from ..kit.pagination import Page, decode_cursor, encode_cursor
+from ..kit.pagination import Page, keyset_page
 from ..kit.schema import Id
 from ..kit.web import get_session, snapshot
 from .models import WebhookAttempt, WebhookMessage, WebhookSubscription
@@ -114,12 +114,8 @@ def list_messages(
     """Events sent (or being retried) to this subscription."""
     sub = _get(session, p, sub_id)
     q = select(WebhookMessage).where(WebhookMessage.subscription_id == sub.id)
-    after = decode_cursor(cursor)
-    if after:
-        q = q.where(WebhookMessage.id > after)
-    rows = list(session.scalars(q.order_by(WebhookMessage.id).limit(limit + 1)))
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[MessageOut](items=[MessageOut.model_validate(r) for r in rows[:limit]], next_cursor=nxt)
+    rows, nxt = keyset_page(session, q, WebhookMessage.id, cursor, limit)
+    return Page[MessageOut](items=[MessageOut.model_validate(r) for r in rows], next_cursor=nxt)
 
 
 @router.get("/subscriptions/{sub_id}/deliveries", response_model=Page[AttemptOut])
@@ -131,9 +127,5 @@ def list_deliveries(
     """The delivery log: every HTTP attempt, with status code or error."""
     sub = _get(session, p, sub_id)
     q = select(WebhookAttempt).where(WebhookAttempt.subscription_id == sub.id)
-    after = decode_cursor(cursor)
-    if after:
-        q = q.where(WebhookAttempt.id > after)
-    rows = list(session.scalars(q.order_by(WebhookAttempt.id).limit(limit + 1)))
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[AttemptOut](items=[AttemptOut.model_validate(r) for r in rows[:limit]], next_cursor=nxt)
+    rows, nxt = keyset_page(session, q, WebhookAttempt.id, cursor, limit)
+    return Page[AttemptOut](items=[AttemptOut.model_validate(r) for r in rows], next_cursor=nxt)
