@@ -34,7 +34,6 @@ def best_insertion(ctx: Context, sequences: Mapping[str, Sequence[str]], stop_id
     """The feasible position that adds the least cost (distance and working time
     at each vehicle's rates; waiting counts, since the driver is paid for it)."""
     stop = ctx.stops[stop_id]
-    demand = ctx.demand(stop)
     s = ctx.row(stop_id)
     dist = ctx.model.base.distances
     best: Spot | None = None
@@ -47,10 +46,8 @@ def best_insertion(ctx: Context, sequences: Mapping[str, Sequence[str]], stop_id
         seq = list(sequences.get(v.id, ()))
         if stop_id in seq:
             continue
-        if v.capacity:
-            same = [ctx.demand(ctx.stops[x]) for x in seq if ctx.stops[x].kind is stop.kind]
-            if any(sum(x[k] for x in same) + demand[k] > v.capacity[k] for k in range(len(demand))):
-                continue
+        if not ctx.may_fit(v, seq, stop):
+            continue
         per_m, per_s, fixed = cost_terms(v, objective)
         rows = [ctx.depot_row(v.start_depot)] + [ctx.row(x) for x in seq] + [ctx.depot_row(v.end)]
         a = np.asarray(rows[:-1])

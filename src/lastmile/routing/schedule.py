@@ -61,6 +61,19 @@ class Context:
         crosses = getattr(self.model, "crosses", None)
         return bool(crosses and crosses(self.depot_row(vehicle.start_depot), self.row(stop.id)))
 
+    def may_fit(self, vehicle: Vehicle, stop_ids: Sequence[str], stop: Stop) -> bool:
+        """A quick necessary condition: the stop's demand plus the route's demand of
+        the same kind (all deliveries, or all pickups) fits the vehicle. The peak
+        load of a mixed route is checked by ``schedule``."""
+        if not vehicle.capacity:
+            return True
+        used = list(self.demand(stop))
+        for sid in stop_ids:
+            other = self.stops[sid]
+            if other.kind is stop.kind:
+                used = [u + d for u, d in zip(used, self.demand(other))]
+        return all(u <= c for u, c in zip(used, vehicle.capacity))
+
     def can_serve(self, vehicle: Vehicle, stop: Stop) -> bool:
         """Skills, and the border: only vehicles with skill ``cross-border`` cross."""
         if not stop.skills <= vehicle.skills:

@@ -215,17 +215,8 @@ def _quality(ctx: Context, timings: dict[str, Timing]) -> int:
 
 def _why_dropped(ctx: Context, sequences: dict[str, list[str]], sid: str) -> str:
     stop = ctx.stops[sid]
-    demand = ctx.demand(stop)
-    full = 0
     suitable = [v for v in ctx.problem.vehicles if ctx.can_serve(v, stop)]
-    for v in suitable:
-        seq = sequences.get(v.id, [])
-        if v.capacity:
-            same = [ctx.demand(ctx.stops[s]) for s in seq if ctx.stops[s].kind is stop.kind]
-            used = [sum(x[k] for x in same) for k in range(len(demand))]
-            if any(u + d > c for u, d, c in zip(used, demand, v.capacity)):
-                full += 1
-    if suitable and full == len(suitable):
+    if suitable and not any(ctx.may_fit(v, sequences.get(v.id, []), stop) for v in suitable):
         return "every suitable vehicle is full"
     return "no route can fit it inside its window without making other stops late or running past a shift"
 
