@@ -27,16 +27,12 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-# Every module that defines tables; Alembic and the app import them through here.
-MODEL_MODULES = (
-    "lastmile.auth.models",
-    "lastmile.depots.models",
-    "lastmile.fleet.models",
-    "lastmile.orders.models",
-    "lastmile.dispatch.models",
-    "lastmile.events.models",
-    "lastmile.webhooks.models",
-)
+
+def model_modules() -> list[str]:
+    """Every domain folder's ``models`` module (``lastmile.<domain>.models``), found on
+    disk so a new domain needs no registration here; Alembic and the app import them."""
+    root = Path(__file__).resolve().parent
+    return sorted(f"lastmile.{p.parent.name}.models" for p in root.glob("*/models.py"))
 
 
 class Base(DeclarativeBase):
@@ -67,7 +63,7 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def import_models() -> MetaData:
-    for name in MODEL_MODULES:
+    for name in model_modules():
         importlib.import_module(name)
     return Base.metadata
 
@@ -160,8 +156,9 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
-def migrate(url: str, engine: Engine | None = None, revision: str = "head") -> None:
-    """``alembic upgrade head``, programmatically."""
+def migrate(url: str, engine: Engine | None = None, revision: str = "heads") -> None:
+    """``alembic upgrade heads``, programmatically. "heads": domains developed side by
+    side may each add a migration on the same parent; a merge revision joins them."""
     from alembic import command
 
     cfg = alembic_config(url)
