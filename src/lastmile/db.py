@@ -1,6 +1,7 @@
 """Engine and session factory. SQLite by default (a file in the data directory,
 created and migrated on first start), PostgreSQL via ``LASTMILE_DATABASE_URL``
-(psycopg 3). The schema changes only through Alembic migrations in ``migrations/``.
+(psycopg 3). The schema changes only through Alembic migrations in ``lastmile/migrations/`` (inside the
+package, so an installed lastmile can migrate its own database).
 """
 
 from __future__ import annotations
@@ -148,10 +149,10 @@ class Database:
 def alembic_config(url: str) -> Any:
     from alembic.config import Config
 
-    root = Path(__file__).resolve().parents[2]
-    ini = root / "alembic.ini"
+    here = Path(__file__).resolve().parent
+    ini = here.parents[1] / "alembic.ini"  # a source checkout has one; an installed package not
     cfg = Config(str(ini)) if ini.exists() else Config()
-    cfg.set_main_option("script_location", str(root / "migrations"))
+    cfg.set_main_option("script_location", str(here / "migrations"))
     cfg.set_main_option("sqlalchemy.url", normalize_database_url(url).replace("%", "%%"))
     return cfg
 
