@@ -56,7 +56,8 @@ def _validation_handler(_: Request, exc: Exception) -> JSONResponse:
 
 def _domain_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on 429
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
@@ -163,8 +164,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from .orders.endpoints import router as orders_router
     from .orders.endpoints import tracking_router
     from .webhooks.endpoints import router as webhooks_router
+    from .events.endpoints import router as events_router
 
-    for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router):
+    for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router,
+              events_router):
         app.include_router(r)
 
     from fastapi import Depends

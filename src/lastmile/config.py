@@ -46,6 +46,19 @@ class Settings(BaseSettings):
     session_ttl_s: int = 12 * 3600
     access_token_ttl_s: int = 30 * 24 * 3600
     tracking_token_ttl_s: int = 7 * 24 * 3600  # after the order is completed
+    # the key that LASTMILE_SECRET_KEY replaced: webhook secrets sealed with it still open
+    # (set it while rotating the secret key, until every subscription is re-sealed)
+    previous_secret_key: SecretStr | None = None
+
+    # rate limits, shared by all server processes (Redis if redis_url, else the database)
+    # requests per credential (API key, token, session; client address when anonymous)
+    rate_limit_requests: int = Field(default=20_000, ge=1)  # generous: bench/api.py sends ~6k
+    rate_limit_window_s: int = Field(default=60, ge=1)
+    rate_limit_sync_s: float = Field(default=1.0, ge=0)  # local counting between syncs; 0 = exact
+    # failed logins per account and per client address within the window -> 429
+    login_max_failures: int = Field(default=10, ge=1)
+    login_max_failures_per_ip: int = Field(default=100, ge=1)
+    login_failure_window_s: int = Field(default=15 * 60, ge=1)
 
     # geocoding: a Nominatim-compatible service; None means lat/lon must be given
     geocoder_url: str | None = None

@@ -67,6 +67,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/webhooks/subscriptions/{sub_id}/rotate-secret"): {A, S},
     ("GET", "/webhooks/subscriptions/{sub_id}/messages"): {A, S},
     ("GET", "/webhooks/subscriptions/{sub_id}/deliveries"): {A, S},
+    ("GET", "/events"): {A, D, S},
     ("GET", "/healthz"): PUBLIC,
 }
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..errors import Forbidden, Unauthorized
 from ..kit.ids import hash_secret
+from ..kit.ratelimit import RequestLimiter, Store, store_for
 from ..kit.time import utcnow
 from ..kit.web import get_app_settings
 from .models import AccessToken, Shipper, ShipperApiKey, User
@@ -187,6 +188,40 @@ async def _csrf_form_value(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def rate_limit_store(request: Request) -> Store:
+    """The app's shared counter store (Redis or the database), made on first use."""
+    state = request.app.state
+    store: Store | None = getattr(state, "rate_limit_store", None)
+    if store is None:
+        store = state.rate_limit_store = store_for(state.settings, state.db)
+    return store
+
+
+def _request_limiter(request: Request) -> RequestLimiter:
+    state = request.app.state
+    lim: RequestLimiter | None = getattr(state, "request_limiter", None)
+    if lim is None:
+        s: Settings = state.settings
+        lim = state.request_limiter = RequestLimiter(
+            rate_limit_store(request), s.rate_limit_requests, s.rate_limit_window_s, s.rate_limit_sync_s)
+    return lim
+
+
+async def _limit(request: Request, credential: str | None) -> None:
+    """The general request limit: per credential (its hash), or per client address
+    for anonymous calls and credentials that did not authenticate. 429 + Retry-After."""
+    key = "req:" + (hash_secret(credential)[:40] if credential else "ip:" + client_ip(request))
+    lim = _request_limiter(request)
+    if lim.needs_sync(key):
+        await run_in_threadpool(lim.hit, key, True)
+    else:
+        lim.hit(key, False)
+
+
 def allow(*roles: str) -> Callable[..., Any]:
     """Dependency: the caller must be authenticated with one of ``roles``."""
     unknown = set(roles) - set(ALL_ROLES)
@@ -198,7 +233,12 @@ def allow(*roles: str) -> Callable[..., Any]:
         p = _cache_hit(token) if token else None  # the common case needs no thread and no query
         if p is None:
             form_value = await _csrf_form_value(request)
-            p = await run_in_threadpool(_authenticate_read_only, request, settings, form_value)
+            try:
+                p = await run_in_threadpool(_authenticate_read_only, request, settings, form_value)
+            except (Unauthorized, Forbidden):
+                await _limit(request, None)  # bad credentials count against the address
+                raise
+        await _limit(request, (token or request.cookies.get(SESSION_COOKIE)) if p is not None else None)
         if p is None:
             raise Unauthorized("authentication required")
         if p.role not in roles:
@@ -210,8 +250,10 @@ def allow(*roles: str) -> Callable[..., Any]:
     return dependency
 
 
-async def public() -> None:
-    """Dependency marking an endpoint as open to anyone (e.g. login, tracking by token)."""
+async def public(request: Request) -> None:
+    """Dependency marking an endpoint as open to anyone (e.g. login, tracking by token);
+    rate-limited per client address."""
+    await _limit(request, None)
 
 
 public.__roles__ = ("public",)  # type: ignore[attr-defined]

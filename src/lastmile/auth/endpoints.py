@@ -13,7 +13,17 @@ from ..kit.schema import Id
 from ..kit.time import utcnow
 from ..kit.web import get_app_settings, get_session, snapshot
 from . import service
-from .access import CSRF_COOKIE, SESSION_COOKIE, Principal, allow, csrf_token_for, forget_secret, public
+from .access import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    Principal,
+    allow,
+    client_ip,
+    csrf_token_for,
+    forget_secret,
+    public,
+    rate_limit_store,
+)
 from .models import AuditEntry, Shipper, User
 from .schemas import (
     ApiKeyCreate,
@@ -35,16 +45,19 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
 @router.post("/auth/token", response_model=TokenOut, dependencies=[Depends(public)])
-def create_token(body: TokenRequest, session: SessionDep, settings: SettingsDep) -> TokenOut:
+def create_token(body: TokenRequest, request: Request, session: SessionDep, settings: SettingsDep) -> TokenOut:
     """Exchange email and password for an API bearer token."""
-    user = service.check_password(session, body.email, body.password)
+    throttle = service.login_throttle(settings, rate_limit_store(request))
+    user = service.check_password(session, body.email, body.password, throttle, client_ip(request))
     secret, tok = service.issue_token(session, settings, user, "bearer")
     session.commit()
+    throttle.succeeded(user.email)
     return TokenOut(access_token=secret, expires_at=tok.expires_at)
 
 
 @router.post("/auth/login", response_model=SessionOut, dependencies=[Depends(public)])
 def login(
+    request: Request,
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
@@ -52,9 +65,11 @@ def login(
     password: Annotated[str, Form(min_length=1, max_length=200)],
 ) -> SessionOut:
     """Browser login (form post): sets a secure, HTTP-only session cookie and a CSRF token."""
-    user = service.check_password(session, email.replace("\x00", ""), password)
+    throttle = service.login_throttle(settings, rate_limit_store(request))
+    user = service.check_password(session, email.replace("\x00", ""), password, throttle, client_ip(request))
     secret, tok = service.issue_token(session, settings, user, "session")
     session.commit()
+    throttle.succeeded(user.email)
     csrf = csrf_token_for(settings, secret)
     common = dict(secure=settings.cookie_secure, samesite="lax", max_age=settings.session_ttl_s, path="/")
     response.set_cookie(SESSION_COOKIE, secret, httponly=True, **common)  # type: ignore[arg-type]

@@ -88,3 +88,12 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(32))
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+
+class RateLimitCounter(Base):
+    """One rate-limit window's count (kit/ratelimit.py, when there is no Redis)."""
+
+    __tablename__ = "rate_limit_counters"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)  # name:subject:window_s:window
+    count: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..errors import Conflict, NotFound, TooManyRequests, Unauthorized
+from ..errors import Conflict, NotFound, Unauthorized
 from ..kit.ids import hash_secret, new_secret
+from ..kit.ratelimit import LoginThrottle, Store
 from ..kit.time import utcnow
 from .access import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, Principal, forget_secret
 from .models import AccessToken, AuditEntry, Organization, Shipper, ShipperApiKey, User
@@ -79,32 +78,30 @@ def create_user(
     return user
 
 
-# Login throttling: this many failures per email within the window -> 429 (per process).
-MAX_FAILURES = 10
-FAILURE_WINDOW_S = 15 * 60
-_failures: dict[str, deque[float]] = defaultdict(deque)
+def login_throttle(settings: Settings, store: Store) -> LoginThrottle:
+    """Failed logins counted per account and per client address, in Redis or the
+    database, so every server process sees the same counts."""
+    return LoginThrottle(store, settings.login_max_failures,
+                         settings.login_max_failures_per_ip, settings.login_failure_window_s)
 
 
-def _recent_failures(email: str, now: float) -> deque[float]:
-    q = _failures[email]
-    while q and q[0] < now - FAILURE_WINDOW_S:
-        q.popleft()
-    return q
-
-
-def check_password(session: Session, email: str, password: str) -> User:
+def check_password(
+    session: Session, email: str, password: str, throttle: LoginThrottle | None = None, client_ip: str = ""
+) -> User:
+    """The user with this email and password, or 401; 429 (with Retry-After) once the
+    account or the address has too many recent failures. A failure rolls ``session``
+    back before counting (the count has its own transaction, and on SQLite the
+    session must let go of the single writer connection first)."""
     email = email.strip().lower()
-    now = time.monotonic()
-    if len(_recent_failures(email, now)) >= MAX_FAILURES:
-        raise TooManyRequests("too many failed logins for this account; try again in 15 minutes")
+    if throttle is not None:
+        throttle.check(email, client_ip)
     user = session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.active:
-        if len(_failures) > 100_000:
-            _failures.clear()
-        _failures[email].append(now)
+        if throttle is not None:
+            session.rollback()
+            throttle.failed(email, client_ip)
         raise Unauthorized("wrong email or password")
-    _failures.pop(email, None)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user

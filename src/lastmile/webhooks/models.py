@@ -27,7 +27,9 @@ class WebhookSubscription(Base):
     shipper_id: Mapped[str] = mapped_column(ForeignKey("shippers.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(JsonType)
-    secret: Mapped[str] = mapped_column(String(100))  # whsec_<base64>; needed to sign
+    # the whsec_… signing secret, sealed with the server key (service.seal_secret);
+    # the plain secret is shown once, when created or rotated
+    secret_sealed: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -52,7 +52,8 @@ class SubscriptionOut(Out):
 
 
 class SubscriptionWithSecret(SubscriptionOut):
-    secret: str = Field(description="whsec_… signing secret; shown when created or rotated")
+    secret: str = Field(description="whsec_… signing secret; shown once, when created or rotated, "
+                                    "and never again (it is stored encrypted)")
 
 
 class MessageOut(Out):

@@ -17,6 +17,7 @@ import secrets
 import socket
 import time
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -37,6 +38,46 @@ BATCH = 10  # messages claimed at a time
 
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+# Signing secrets are stored sealed (Fernet: AES-128-CBC + HMAC-SHA256) under a key
+# derived from LASTMILE_SECRET_KEY; the database alone does not reveal them.
+_HKDF_INFO = b"lastmile webhook signing secrets v1"
+
+
+def _fernet_key(server_secret: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(server_secret.encode())
+    return base64.urlsafe_b64encode(raw)
+
+
+def _sealer(settings: Settings) -> Any:
+    from cryptography.fernet import Fernet, MultiFernet
+
+    keys = [settings.secret_key.get_secret_value()]
+    if settings.previous_secret_key is not None:
+        keys.append(settings.previous_secret_key.get_secret_value())
+    return MultiFernet([Fernet(_fernet_key(k)) for k in keys])
+
+
+def seal_secret(settings: Settings, secret: str) -> str:
+    return _sealer(settings).encrypt(secret.encode()).decode()
+
+
+class SecretUnreadable(Exception):
+    """The sealed secret does not open with the configured key(s)."""
+
+
+def open_secret(settings: Settings, sealed: str) -> str:
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return _sealer(settings).decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        raise SecretUnreadable("webhook signing secret cannot be decrypted: LASTMILE_SECRET_KEY changed "
+                               "(set LASTMILE_PREVIOUS_SECRET_KEY, or rotate the subscription's secret)") from None
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> str:
@@ -127,15 +168,18 @@ def _send(
             "user-agent": "lastmile-webhooks/1",
             "webhook-id": msg.id,
             "webhook-timestamp": str(ts),
-            "webhook-signature": sign(sub.secret, msg.id, ts, msg.body),
         }
         try:
+            headers["webhook-signature"] = sign(open_secret(settings, sub.secret_sealed), msg.id, ts, msg.body)
             resp = client.post(sub.url, content=msg.body.encode(), headers=headers)
             status_code = resp.status_code
             if not 200 <= resp.status_code < 300:
                 error = f"HTTP {resp.status_code}"
         except httpx.HTTPError as e:
             error = f"{type(e).__name__}: {str(e)[:200]}"
+        except SecretUnreadable as e:
+            log.error("subscription %s: %s", sub.id, e)
+            error = str(e)[:200]
     return status_code, error, int((time.perf_counter() - t0) * 1000)
 
 
