@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="Last-mile delivery platform API: orders, plans, routes, webhooks.",
         openapi_tags=None,
+        docs_url=None, redoc_url=None,  # /docs from our own server, not a CDN: lastmile.web.docs
     )
     app.state.settings = settings
     app.state.db = db
@@ -177,6 +178,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @app.get("/healthz", tags=["meta"], include_in_schema=False, dependencies=[Depends(public)])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    from .web import register as register_web
+
+    register_web(app)  # /docs and /static/vendor/ (front-end libraries from npm)
 
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(DomainError, _domain_handler)
