@@ -214,3 +214,130 @@ def test_production_refuses_private_receivers(env, tmp_path):
 
     assert Settings(env=env, data_dir=tmp_path, secret_key="x" * 40).webhooks_may_reach_private is False
     assert Settings(data_dir=tmp_path).webhooks_may_reach_private is True
+
+
+def test_signing_secret_is_stored_sealed_and_shown_once(client, world, db, settings):
+    """The database holds no usable secret; reads never show it; a real delivery is
+    signed with exactly the secret shown at creation; rotation shows a new one once."""
+    from sqlalchemy import text
+
+    port = free_port()
+    sub = _subscribe(client, world, f"http://127.0.0.1:{port}/hooks", events=["order.created"])
+    h = world.headers["shipper"]
+    with db.engine.connect() as c:
+        row = c.execute(text("SELECT * FROM webhook_subscriptions WHERE id = :i"), {"i": sub["id"]}).mappings().one()
+    stored = " ".join(str(v) for v in row.values())
+    assert sub["secret"] not in stored and sub["secret"].removeprefix("whsec_") not in stored
+    assert "secret" not in row.keys()  # the plain column is gone
+    # never again in reads, nor in the audit log
+    assert "secret" not in client.get(f"/webhooks/subscriptions/{sub['id']}", headers=h).json()
+    assert all("secret" not in s for s in client.get("/webhooks/subscriptions", headers=h).json())
+    patched = client.patch(f"/webhooks/subscriptions/{sub['id']}", json={"description": "x"},
+                           headers=world.headers["admin"]).json()  # staff changes are audited
+    assert "secret" not in patched
+    audit = client.get("/audit", params={"object_id": sub["id"]}, headers=world.headers["admin"]).json()["items"]
+    assert audit and sub["secret"] not in json.dumps(audit) and row["secret_sealed"] not in json.dumps(audit)
+
+    rec = Receiver(port, sub["secret"])
+    rec.start()
+    try:
+        client.post("/orders", json=order_body(world, reference="S1"), headers=h)
+        assert deliver_due(db, settings) == {"delivered": 1, "retry": 0, "failed": 0}
+        assert rec.bad_signatures == 0 and len(rec.received) == 1
+        # rotation: the new secret is shown once and signs from now on; the old one no longer verifies
+        rotated = client.post(f"/webhooks/subscriptions/{sub['id']}/rotate-secret", headers=h)
+        assert rotated.status_code == 200
+        new = rotated.json()["secret"]
+        assert new.startswith("whsec_") and new != sub["secret"]
+        client.post("/orders", json=order_body(world, reference="S2"), headers=h)
+        deliver_due(db, settings)
+        assert rec.bad_signatures == 1  # signed with the new secret, checked with the old
+        rec.secret = new
+        client.post("/orders", json=order_body(world, reference="S3"), headers=h)
+        deliver_due(db, settings)
+        assert rec.bad_signatures == 1 and [b["data"]["reference"] for _, b in rec.received] == ["S1", "S3"]
+    finally:
+        rec.stop()
+
+
+def test_a_changed_server_key_fails_delivery_clearly_and_the_previous_key_still_opens(client, world, db, settings):
+    from pydantic import SecretStr
+
+    port = free_port()
+    sub = _subscribe(client, world, f"http://127.0.0.1:{port}/hooks", events=["order.created"])
+    client.post("/orders", json=order_body(world), headers=world.headers["shipper"])
+    rec = Receiver(port, sub["secret"])
+    rec.start()
+    try:
+        changed = settings.model_copy(update={"secret_key": SecretStr("k" * 48)})
+        out = deliver_due(db, changed)
+        assert out["delivered"] == 0 and rec.calls == 0
+        with db.session() as s:
+            assert "cannot be decrypted" in s.scalars(select(WebhookMessage)).one().last_error
+        both = changed.model_copy(update={"previous_secret_key": settings.secret_key})
+        assert deliver_due(db, both, now=utcnow() + timedelta(minutes=5))["delivered"] == 1
+        assert rec.bad_signatures == 0
+    finally:
+        rec.stop()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_migration_0004_seals_existing_plaintext_secrets(dialect, tmp_path, request):
+    """A database at 0003 with plaintext secrets: upgrading seals them (same secret,
+    signatures unchanged for receivers); downgrading restores the plain column."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from lastmile.config import get_settings
+    from lastmile.db import Database, migrate
+    from lastmile.webhooks.service import open_secret
+
+    if dialect == "sqlite":
+        url, drop = f"sqlite:///{tmp_path / 'old.db'}", None
+    else:
+        request.getfixturevalue("pg_database")  # skips when PostgreSQL is not there
+        import psycopg
+
+        from .conftest import PG_ADMIN_URL
+
+        name = f"lastmile_mig_{uuid.uuid4().hex[:10]}"
+        admin = PG_ADMIN_URL.replace("+psycopg", "")
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+        def drop() -> None:
+            with psycopg.connect(admin, autocommit=True) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db = Database(url)
+    try:
+        migrate(url, engine=db.engine, revision="0003")
+        plain = "whsec_" + base64.b64encode(b"0123456789abcdef01234567").decode()
+        with db.engine.begin() as c:
+            c.execute(text("INSERT INTO organizations (id, name, created_at) VALUES ('org_1', 'o', :t)"), {"t": utcnow()})
+            c.execute(text("INSERT INTO shippers (id, organization_id, name, active, created_at) "
+                           "VALUES ('shp_1', 'org_1', 's', true, :t)"), {"t": utcnow()})
+            c.execute(text("INSERT INTO webhook_subscriptions (id, organization_id, shipper_id, url, events, secret, "
+                           "description, active, created_at) VALUES ('whs_1', 'org_1', 'shp_1', 'https://x.example', "
+                           "'[\"order.created\"]', :s, '', true, :t)"), {"s": plain, "t": utcnow()})
+        migrate(url, engine=db.engine, revision="0004_webhook_secret_enc")
+        with db.engine.connect() as c:
+            sealed = c.execute(text("SELECT secret_sealed FROM webhook_subscriptions")).scalar_one()
+        assert plain not in sealed and plain[6:] not in sealed
+        assert open_secret(get_settings(), sealed) == plain
+        from alembic import command
+
+        from lastmile.db import alembic_config
+
+        cfg = alembic_config(url)
+        with db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+            conn.commit()
+        with db.engine.connect() as c:
+            assert c.execute(text("SELECT secret FROM webhook_subscriptions")).scalar_one() == plain
+    finally:
+        db.dispose()
+        if drop:
+            drop()
