@@ -107,8 +107,36 @@ def make_engine(url: str, *, readonly: bool = False, **kw: Any) -> Engine:
         return engine
     kw.setdefault("pool_size", 20)
     kw.setdefault("max_overflow", 40)
-    kw.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kw)
+    engine = create_engine(url, **kw)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_S = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle for IDLE_PING_S:
+    a connection handed back milliseconds ago is alive, and ``pool_pre_ping``'s
+    round trip on every checkout was a tenth of a short request. Stale ones (a
+    database restart while idle) are still caught and replaced before use."""
+    import time
+
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, rec: Any) -> None:
+        rec.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, rec: Any, _proxy: Any) -> None:
+        since = rec.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:
+            raise exc.DisconnectionError() from e  # the pool retries with a new connection
 
 
 class Database:

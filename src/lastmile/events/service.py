@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..kit.ids import new_id
 from ..kit.time import utcnow
 from .models import Event
 
@@ -25,6 +26,7 @@ def emit(
     shipper_id: str | None = None,
 ) -> Event:
     ev = Event(
+        id=new_id("evt"),  # known now: no flush needed to name it in outbox rows
         organization_id=organization_id,
         at=utcnow(),
         type=type,
@@ -34,7 +36,6 @@ def emit(
         data=data or {},
     )
     session.add(ev)
-    session.flush()
     if shipper_id is not None:
         from ..webhooks.service import write_outbox
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from ..auth.access import Principal
@@ -13,8 +14,9 @@ from ..errors import NotFound
 from .models import Order
 
 
-def visible_orders(p: Principal) -> Select[tuple[Order]]:
-    q = select(Order).where(Order.organization_id == p.organization_id)
+def visible_orders(p: Principal, q: Select | None = None) -> Select:
+    """``q`` (default: ``select(Order)``) narrowed to the orders ``p`` may see."""
+    q = (select(Order) if q is None else q).where(Order.organization_id == p.organization_id)
     if p.role == "shipper":
         q = q.where(Order.shipper_id == p.shipper_id)
     elif p.role == "driver":
@@ -47,8 +49,11 @@ def list_orders(
     shipper_id: str | None,
     after: str | None,
     limit: int,
-) -> list[Order]:
-    q = visible_orders(p)
+) -> list[Row[Any]]:
+    """Rows with every order column, as attributes (``row.status``): no ORM objects,
+    which cost more to build than the rest of a page. On PostgreSQL the one
+    SELECT runs without BEGIN/ROLLBACK round trips (autocommit)."""
+    q = visible_orders(p, select(*Order.__table__.c))
     if day is not None:
         q = q.where(Order.date == day)
     if status is not None:
@@ -59,4 +64,9 @@ def list_orders(
         q = q.where(Order.shipper_id == shipper_id)
     if after is not None:
         q = q.where(Order.id > after)
-    return list(session.scalars(q.order_by(Order.id).limit(limit)))
+    q = q.order_by(Order.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        conn = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    else:
+        conn = session.connection()
+    return list(conn.execute(q))

@@ -16,7 +16,7 @@ from ..config import Settings
 from ..depots.models import Depot
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..events.service import emit, has_event
-from ..kit.ids import hash_secret, new_secret
+from ..kit.ids import hash_secret, new_id, new_secret
 from ..kit.time import utcnow
 from ..kit.web import snapshot
 from .geocoding import Geocoder
@@ -122,12 +122,29 @@ def check_depot(session: Session, p: Principal, depot_id: str, field: str = "dep
     depot = session.get(Depot, depot_id)
     if depot is None or depot.organization_id != p.organization_id:
         raise Invalid(f"depot {depot_id} does not exist", field=field)
+    if len(_depot_org) > 10_000:
+        _depot_org.clear()
+    _depot_org[depot_id] = depot.organization_id
     return depot
+
+
+# depot id -> its organization, remembered per process: a depot never changes
+# organization and is never deleted, so creating an order needs no depot query
+_depot_org: dict[str, str] = {}
+
+
+def check_depot_id(session: Session, p: Principal, depot_id: str, field: str = "depot_id") -> None:
+    """``check_depot`` without loading the depot: known depots cost no query."""
+    org = _depot_org.get(depot_id)
+    if org is None:
+        check_depot(session, p, depot_id, field)
+    elif org != p.organization_id:
+        raise Invalid(f"depot {depot_id} does not exist", field=field)
 
 
 def create_order(session: Session, p: Principal, body: OrderCreate, geocoder: Geocoder) -> Order:
     shipper_id = resolve_shipper(session, p, body.shipper_id)
-    check_depot(session, p, body.depot_id)
+    check_depot_id(session, p, body.depot_id)
     data = body.model_dump()
     geocoded = False
     if body.lat is None:
@@ -136,7 +153,11 @@ def create_order(session: Session, p: Principal, body: OrderCreate, geocoder: Ge
             raise Invalid("the address could not be geocoded; give lat and lon", field="address")
         data["lat"], data["lon"] = found
         geocoded = True
+    now = utcnow()
+    # id and timestamps set here, not by column defaults at flush: the order, its
+    # history, audit, event and outbox rows are all written by one flush at commit
     order = Order(
+        id=new_id("ord"),
         organization_id=p.organization_id,
         shipper_id=shipper_id,
         depot_id=body.depot_id,
@@ -144,12 +165,14 @@ def create_order(session: Session, p: Principal, body: OrderCreate, geocoder: Ge
         status="pending",
         lat=data["lat"],
         lon=data["lon"],
+        created_at=now,
+        updated_at=now,
+        completed_at=None,
     )
     _apply(order, data)
     order.geocoded = geocoded
     session.add(order)
-    session.flush()
-    session.add(OrderStatusChange(order_id=order.id, from_status=None, to_status="pending", actor=p.actor))
+    session.add(OrderStatusChange(order_id=order.id, at=now, from_status=None, to_status="pending", actor=p.actor))
     record_audit(session, p, "order.create", "order", order.id, None, snapshot(order))
     emit(session, p.organization_id, "order.created", "order", order.id, p.actor, _payload(order), shipper_id=shipper_id)
     return order

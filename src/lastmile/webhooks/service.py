@@ -93,16 +93,19 @@ def backoff_s(attempts: int, jitter: bool = True) -> float:
 
 def write_outbox(session: Session, shipper_id: str, event_id: str, event_type: str, body: str) -> int:
     """One outbox row per active subscription of this shipper that wants this event."""
-    subs = session.scalars(
-        select(WebhookSubscription).where(
-            WebhookSubscription.shipper_id == shipper_id, WebhookSubscription.active.is_(True)
-        )
-    )
+    # only the two columns needed, and no autoflush: the caller's pending rows are
+    # written once, with the rest of its transaction
+    with session.no_autoflush:
+        subs = session.execute(
+            select(WebhookSubscription.id, WebhookSubscription.events).where(
+                WebhookSubscription.shipper_id == shipper_id, WebhookSubscription.active.is_(True)
+            )
+        ).all()
     n = 0
     now = utcnow()
-    for sub in subs:
-        if event_type in sub.events:
-            session.add(WebhookMessage(subscription_id=sub.id, event_id=event_id, event_type=event_type,
+    for sub_id, events in subs:
+        if event_type in events:
+            session.add(WebhookMessage(subscription_id=sub_id, event_id=event_id, event_type=event_type,
                                        body=body, created_at=now, next_attempt_at=now))
             n += 1
     if n:
