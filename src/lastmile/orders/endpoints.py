@@ -128,7 +128,7 @@ def list_orders(
         after=decode_cursor(cursor), limit=limit + 1,
     )
     nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return _json({"items": [service.order_dict(o) for o in rows[:limit]], "next_cursor": nxt})
+    return _json({"items": [service.order_json(r._asdict()) for r in rows[:limit]], "next_cursor": nxt})
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)

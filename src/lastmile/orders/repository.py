@@ -69,4 +69,4 @@ def list_orders(
         conn = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     else:
         conn = session.connection()
-    return list(conn.execute(q))
+    return list(conn.execute(q).all())

@@ -3,6 +3,7 @@ Services flush; the endpoint commits."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -46,31 +47,40 @@ def _iso(dt: Any) -> str | None:
 def order_dict(order: Order) -> dict[str, Any]:
     """The API's view of an order as JSON-ready data (the shape of ``OrderOut``),
     built by hand: lists of orders are the hottest path of the API."""
+    return order_json({k: getattr(order, k) for k in _COLUMNS})
+
+
+_COLUMNS = tuple(Order.__table__.c.keys())
+
+
+def order_json(o: Mapping[str, Any]) -> dict[str, Any]:
+    """``order_dict`` from a mapping of column values (``row._asdict()`` of a Core
+    select of the orders table: no ORM object needed)."""
     return {
-        "id": order.id,
-        "shipper_id": order.shipper_id,
-        "depot_id": order.depot_id,
-        "reference": order.reference,
-        "date": order.date.isoformat(),
-        "kind": order.kind,
-        "status": order.status,
-        "address": order.address,
-        "lat": order.lat,
-        "lon": order.lon,
-        "geocoded": order.geocoded,
-        "contact": {"name": order.contact_name, "phone": order.contact_phone, "email": order.contact_email or None},
-        "language": order.language,
-        "windows": [{"start": _iso(w["start"]), "end": _iso(w["end"])} for w in order.windows],
-        "service_s": order.service_s,
-        "demand": {"kg": order.demand_kg, "litres": order.demand_litres, "parcels": order.demand_parcels},
-        "items": order.items,
-        "skills": order.skills,
-        "priority": order.priority,
-        "cod": {"amount": order.cod_amount, "currency": order.cod_currency} if order.cod_currency else None,
-        "instructions": order.instructions,
-        "created_at": _iso(order.created_at),
-        "updated_at": _iso(order.updated_at),
-        "completed_at": _iso(order.completed_at),
+        "id": o["id"],
+        "shipper_id": o["shipper_id"],
+        "depot_id": o["depot_id"],
+        "reference": o["reference"],
+        "date": o["date"].isoformat(),
+        "kind": o["kind"],
+        "status": o["status"],
+        "address": o["address"],
+        "lat": o["lat"],
+        "lon": o["lon"],
+        "geocoded": o["geocoded"],
+        "contact": {"name": o["contact_name"], "phone": o["contact_phone"], "email": o["contact_email"] or None},
+        "language": o["language"],
+        "windows": [{"start": _iso(w["start"]), "end": _iso(w["end"])} for w in o["windows"]],
+        "service_s": o["service_s"],
+        "demand": {"kg": o["demand_kg"], "litres": o["demand_litres"], "parcels": o["demand_parcels"]},
+        "items": o["items"],
+        "skills": o["skills"],
+        "priority": o["priority"],
+        "cod": {"amount": o["cod_amount"], "currency": o["cod_currency"]} if o["cod_currency"] else None,
+        "instructions": o["instructions"],
+        "created_at": _iso(o["created_at"]),
+        "updated_at": _iso(o["updated_at"]),
+        "completed_at": _iso(o["completed_at"]),
     }
 
 
