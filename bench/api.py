@@ -17,7 +17,9 @@ events). Two modes, each with its own plain-insert baseline:
   the shape of real traffic. Latency counts from the scheduled send time, so a
   server that falls behind is charged for the wait (no coordinated omission).
 
-Prints p50/p95 and requests/s; the last line is the key figure: PostgreSQL p95s in
+Prints p50/p95, requests/s and the server's CPU time per request (its processes'
+user + system time: steady when other work shares the machine, where latency is
+not -- compare code versions by it on a busy box); the last line is the key figure: PostgreSQL p95s in
 both modes against the targets of issue 4 (p95 <= 100 ms for creates, <= 50 ms for
 reads).
 """
@@ -266,23 +268,51 @@ def stop_server(proc: subprocess.Popen) -> None:
             continue
 
 
-def row(name: str, lat: list[float], wall: float) -> str:
-    return f"    {name:<22} p50 {pct(lat, 50):7.1f} ms   p95 {pct(lat, 95):7.1f} ms   {len(lat) / wall:8.1f} req/s"
+def server_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the server's processes (its own
+    process group). Unlike latency, CPU per request hardly moves when other work
+    shares the machine, so it compares code versions on a busy box."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[2] is pgrp; utime, stime are fields 11, 12
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def row(name: str, lat: list[float], wall: float, cpu_s: float | None = None) -> str:
+    cpu = f"   server CPU {cpu_s / len(lat) * 1000:5.2f} ms/req" if cpu_s is not None else ""
+    return f"    {name:<22} p50 {pct(lat, 50):7.1f} ms   p95 {pct(lat, 95):7.1f} ms   {len(lat) / wall:8.1f} req/s{cpu}"
 
 
 def bench(label: str, url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     org, depot, key = seed(url)
     pace = args.pace
     proc, base = start_server(url, tmp / f"data-{label}", args.workers)
+    cpu: dict[str, float] = {}
+
+    def run(name: str, *a: object) -> tuple[list[float], float]:
+        c0 = server_cpu_s(proc.pid)
+        out = asyncio.run(drive(base, key, depot, *a))  # type: ignore[arg-type]
+        cpu[name] = server_cpu_s(proc.pid) - c0
+        return out
+
     try:
-        asyncio.run(drive(base, key, depot, args.clients, min(200, args.requests), "warm"))  # warm-up
+        run("warm", args.clients, min(200, args.requests), "warm")  # warm-up
         # service time: one client, no queueing
-        s_c_lat, s_c_wall = asyncio.run(drive(base, key, depot, 1, 200, "solo"))
-        s_l_lat, s_l_wall = asyncio.run(drive(base, key, depot, 1, 200, "list"))
-        c_lat, c_wall = asyncio.run(drive(base, key, depot, args.clients, args.requests, "create"))
-        l_lat, l_wall = asyncio.run(drive(base, key, depot, args.clients, args.requests, "list"))
-        pc_lat, pc_wall = asyncio.run(drive(base, key, depot, args.clients, args.paced_requests, "paced-create", pace))
-        pl_lat, pl_wall = asyncio.run(drive(base, key, depot, args.clients, args.paced_requests, "list", pace))
+        s_c_lat, s_c_wall = run("solo", 1, 200, "solo")
+        s_l_lat, s_l_wall = run("solo-list", 1, 200, "list")
+        c_lat, c_wall = run("create", args.clients, args.requests, "create")
+        l_lat, l_wall = run("list", args.clients, args.requests, "list")
+        pc_lat, pc_wall = run("paced-create", args.clients, args.paced_requests, "paced-create", pace)
+        pl_lat, pl_wall = run("paced-list", args.clients, args.paced_requests, "list", pace)
     finally:
         stop_server(proc)
     b_lat, b_wall = baseline(url, org, depot, args.clients, args.requests)
@@ -291,24 +321,26 @@ def bench(label: str, url: str, args: argparse.Namespace, tmp: Path) -> dict[str
     print(f"{label}  ({args.workers} server workers, {os.cpu_count()} CPUs shared with the load generator "
           f"and the database)")
     print("  service time: 1 client, back to back (no queueing)")
-    print(row("POST /orders", s_c_lat, s_c_wall))
-    print(row("GET /orders (50/page)", s_l_lat, s_l_wall))
+    print(row("POST /orders", s_c_lat, s_c_wall, cpu["solo"]))
+    print(row("GET /orders (50/page)", s_l_lat, s_l_wall, cpu["solo-list"]))
     print(f"  SATURATED (closed loop): {args.clients} clients, each sends its next request as soon as the "
           f"last answer arrives; {args.requests} requests per test -- capacity; latency is mostly queueing")
-    print(row("POST /orders", c_lat, c_wall))
-    print(row("GET /orders (50/page)", l_lat, l_wall))
+    print(row("POST /orders", c_lat, c_wall, cpu["create"]))
+    print(row("GET /orders (50/page)", l_lat, l_wall, cpu["list"]))
     print(row("plain insert baseline", b_lat, b_wall))
     ratio = (len(c_lat) / c_wall) / (len(b_lat) / b_wall)
     print(f"    API create throughput = {ratio:.2f}x plain insert")
     print(f"  PACED (open loop): {args.clients} clients, each one request every {pace[0] * 1000:.0f}-"
           f"{pace[1] * 1000:.0f} ms (uniform jitter; ~{offered:.0f} req/s offered); {args.paced_requests} "
           f"requests per test; latency from the scheduled send time")
-    print(row("POST /orders", pc_lat, pc_wall))
-    print(row("GET /orders (50/page)", pl_lat, pl_wall))
+    print(row("POST /orders", pc_lat, pc_wall, cpu["paced-create"]))
+    print(row("GET /orders (50/page)", pl_lat, pl_wall, cpu["paced-list"]))
     print(row("plain insert baseline", pb_lat, pb_wall))
     return {"create_p95": pct(c_lat, 95), "list_p95": pct(l_lat, 95), "ratio": ratio, "base_p95": pct(b_lat, 95),
             "paced_create_p95": pct(pc_lat, 95), "paced_list_p95": pct(pl_lat, 95),
-            "paced_base_p95": pct(pb_lat, 95), "create_rps": len(c_lat) / c_wall, "list_rps": len(l_lat) / l_wall}
+            "paced_base_p95": pct(pb_lat, 95), "create_rps": len(c_lat) / c_wall, "list_rps": len(l_lat) / l_wall,
+            "create_cpu_ms": cpu["create"] / len(c_lat) * 1000, "list_cpu_ms": cpu["list"] / len(l_lat) * 1000,
+            "load": os.getloadavg()[0]}
 
 
 def _pace(text: str) -> tuple[float, float]:
@@ -355,7 +387,9 @@ def main() -> None:
           f"list {verdict(r['paced_list_p95'], 50)}, plain insert {r['paced_base_p95']:.0f} ms; "
           f"SATURATED {args.clients} clients: create {verdict(r['create_p95'], 100)} at {r['create_rps']:.0f} "
           f"req/s, list {verdict(r['list_p95'], 50)} at {r['list_rps']:.0f} req/s, plain insert "
-          f"{r['base_p95']:.0f} ms; create throughput {r['ratio']:.2f}x plain insert")
+          f"{r['base_p95']:.0f} ms; create throughput {r['ratio']:.2f}x plain insert; server CPU create "
+          f"{r['create_cpu_ms']:.2f} ms/req, list {r['list_cpu_ms']:.2f} ms/req (1-min load average {r['load']:.1f} "
+          f"on {os.cpu_count()} CPUs)")
 
 if __name__ == "__main__":
     main()
