@@ -166,3 +166,12 @@ def test_default_limits_are_generous(settings):
     of saturated load; the default must not turn those into 429s."""
     assert settings.rate_limit_requests >= 10_000 and settings.rate_limit_window_s <= 60
     assert settings.login_max_failures <= 20
+
+
+def test_an_unreachable_redis_does_not_take_the_api_down(db, settings, world):
+    """The request limit fails open (counting per process) when its store is down."""
+    kw = dict(redis_url="redis://127.0.0.1:1/0", rate_limit_requests=3, rate_limit_window_s=60, rate_limit_sync_s=0)
+    with make_client(db, settings, **kw) as c:
+        h = world.headers["admin"]
+        assert [c.get("/orders", headers=h).status_code for _ in range(3)] == [200] * 3
+        assert_limited(c.get("/orders", headers=h))  # still limited, in this process

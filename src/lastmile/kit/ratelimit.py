@@ -15,6 +15,7 @@ processes). ``sync_s = 0`` makes every call go to the shared store.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,8 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from ..errors import TooManyRequests
+
+log = logging.getLogger("lastmile.ratelimit")
 
 
 class RateLimited(TooManyRequests):
@@ -188,7 +191,18 @@ class RequestLimiter:
                     raise RateLimited("too many requests; slow down", e.reset_in)
                 return
             n, e.pending = e.pending, 0
-        total, left = self.store.add(key, n, self.window_s)
+        try:
+            total, left = self.store.add(key, n, self.window_s)
+        except Exception:  # the shared store is down: keep serving, count locally meanwhile
+            log.warning("rate-limit store unavailable; counting in this process only", exc_info=True)
+            with self._lock:
+                e = self._entry(key)
+                e.pending += n
+                e.synced_at = time.monotonic()
+                over = e.known + e.pending > self.limit
+            if over:
+                raise RateLimited("too many requests; slow down", e.reset_in) from None
+            return
         with self._lock:
             e = self._entry(key)
             e.known, e.synced_at, e.reset_in = total, time.monotonic(), left
