@@ -203,8 +203,41 @@ def order_body(w: World, **over) -> dict:
     return body
 
 
+LIVE_STOPS = [(27.5306, -99.4803), (27.5036, -99.5076), (27.5480, -99.4650), (27.5200, -99.4900), (27.5600, -99.4800),
+              (27.5150, -99.4700)]
+
+
+@pytest.fixture
+def published_day(client, world, db) -> dict:
+    """Six orders of the pharmacy planned (for real, by the engine) onto the two
+    drivers' routes and published: what the live-day tests start from. Returns
+    ``{"plan": <plan JSON with routes>, "orders": [ids], "routes": {driver_id: route}}``."""
+    from lastmile.dispatch.service import run_plan
+    from lastmile.jobs.queue import huey
+
+    d = world.headers["dispatcher"]
+    ids = []
+    for i, (lat, lon) in enumerate(LIVE_STOPS):
+        # 20 parcels each and 60 per van: three stops on each driver's route
+        body = order_body(world, lat=lat, lon=lon, reference=f"L{i}", shipper_id=world.ids["shipper"],
+                          demand={"kg": 12, "litres": 40, "parcels": 20},
+                          cod={"amount": 85000, "currency": "MXN"} if i == 0 else None)
+        r = client.post("/orders", json=body, headers=d)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    r = client.post("/plans", json={"date": TODAY.isoformat(), "depot_ids": [world.ids["depot"]],
+                                    "options": {"time_limit_s": 1, "seed": 1}}, headers=d)
+    assert r.status_code == 202, r.text
+    huey.flush()
+    assert run_plan(db, r.json()["id"]) == "done"
+    assert client.post(f"/plans/{r.json()['id']}/publish", headers=d).status_code == 200
+    plan = client.get(f"/plans/{r.json()['id']}", headers=d).json()
+    assert len(plan["routes"]) == 2 and not plan["unassigned"], plan
+    return {"plan": plan, "orders": ids, "routes": {rt["driver_id"]: rt for rt in plan["routes"]}}
+
+
 def utc(*a) -> datetime:
     return datetime(*a, tzinfo=UTC)
 
 
-__all__ = ["World", "order_body", "bearer", "TODAY", "utc", "timedelta"]
+__all__ = ["World", "order_body", "bearer", "TODAY", "utc", "timedelta", "LIVE_STOPS"]

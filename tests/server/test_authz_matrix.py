@@ -68,8 +68,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/webhooks/subscriptions/{sub_id}/messages"): {A, S},
     ("GET", "/webhooks/subscriptions/{sub_id}/deliveries"): {A, S},
     ("GET", "/events"): {A, D, S},
+    ("GET", "/live/stream"): {A, D, V},
     ("GET", "/healthz"): PUBLIC,
 }
+# Server-Sent Event streams never end: allowed callers are checked by their own tests
+# (tests/server/test_live.py); here only the refusals are walked.
+STREAMS = {("GET", "/live/stream")}
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 BODIES = {
@@ -195,6 +199,8 @@ def test_role_by_endpoint_matrix(app, client, world, db, settings, objects):
     failures = []
     for (method, path), allowed in sorted(MATRIX.items()):
         for role in ("anonymous", A, D, V, S):
+            if (method, path) in STREAMS and role in allowed:
+                continue
             headers = fresh_headers(db, settings, world, role)
             url = fill(path, objects["own"])
             kw = {"json": BODIES.get((method, path), {})} if method in ("POST", "PATCH") else {}

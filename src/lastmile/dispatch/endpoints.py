@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth.access import Principal, allow
 from ..db import Database
 from ..errors import NotFound
+from ..kit.broadcast import sse
 from ..kit.repo import get_in_org
 from ..kit.schema import Id, ServiceDate
 from ..kit.web import get_database, get_session
@@ -96,3 +97,16 @@ def get_route(
     if p.role == "driver" and (route.driver_id != p.driver_id or not route.published):
         raise NotFound("route not found")
     return _route_out(session, route)
+
+
+SSE_RESPONSE = {200: {"description": "Server-Sent Events; each `data:` line is one JSON message",
+                      "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/live/stream", responses=SSE_RESPONSE, response_model=None)
+async def live_stream(request: Request, p: Principal = Depends(allow("admin", "dispatcher", "driver"))) -> object:
+    """Live changes as Server-Sent Events: dispatchers get every change in their
+    organization (stops, routes, positions, proposals, alerts); a driver only the
+    changes to routes assigned to them."""
+    topic = f"driver:{p.driver_id}" if p.role == "driver" else f"org:{p.organization_id}"
+    return sse(request, [topic], initial={"type": "hello", "role": p.role})

@@ -11,6 +11,10 @@ from ..kit.ids import new_id
 from ..kit.time import utcnow
 
 PLAN_STATUSES = ("queued", "running", "done", "failed", "published")
+ROUTE_STATUSES = ("planned", "started", "finished")
+# a stop's live status; dispatch/live.py is the only writer
+STOP_STATUSES = ("planned", "en_route", "arrived", "done", "failed", "skipped")
+STOP_FINAL = ("done", "failed", "skipped")
 
 
 class Plan(Base):
@@ -47,6 +51,11 @@ class Route(Base):
     distance_m: Mapped[int]
     duration_s: Mapped[int]
     published: Mapped[bool] = mapped_column(default=False)
+    # live day (migration 0005)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(default=1)  # bumped on every change of its stops
 
 
 class RouteStop(Base):
@@ -60,3 +69,11 @@ class RouteStop(Base):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     travel_s: Mapped[int] = mapped_column(default=0)
     distance_m: Mapped[int] = mapped_column(default=0)
+    # live day (migration 0005)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    eta_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # latest prediction
+    eta_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked: Mapped[bool] = mapped_column(default=False)  # re-optimization must not move it

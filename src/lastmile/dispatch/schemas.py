@@ -29,6 +29,11 @@ class RouteStopOut(Out):
     end_at: datetime
     travel_s: int
     distance_m: int
+    status: str = "planned"
+    eta_at: datetime | None = None
+    arrived_at: datetime | None = None
+    completed_at: datetime | None = None
+    locked: bool = False
 
 
 class RouteOut(Out):
@@ -42,6 +47,10 @@ class RouteOut(Out):
     distance_m: int
     duration_s: int
     published: bool
+    status: str = "planned"
+    version: int = 1
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
     stops: list[RouteStopOut] = []
 
 
