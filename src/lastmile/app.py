@@ -170,6 +170,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router,
               events_router):
         app.include_router(r)
+    from .analytics.endpoints import router as analytics_router
+
+    app.include_router(analytics_router)
 
     from fastapi import Depends
 

@@ -69,6 +69,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/webhooks/subscriptions/{sub_id}/deliveries"): {A, S},
     ("GET", "/events"): {A, D, S},
     ("GET", "/live/stream"): {A, D, V},
+    ("GET", "/analytics/kpis"): {A, D, S},
+    ("GET", "/analytics/kpis.csv"): {A, D, S},
+    ("GET", "/analytics/scorecards"): {A, D, V},
     ("GET", "/healthz"): PUBLIC,
 }
 # Server-Sent Event streams never end: allowed callers are checked by their own tests

@@ -1,0 +1,85 @@
+"""Analytics KPIs from a real published day driven through dispatch/live.py."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+
+from .conftest import TODAY, utc
+
+Q = {"start": TODAY.isoformat(), "end": TODAY.isoformat()}
+
+
+def _play_day(db, published_day, world):
+    """Driver 1: first stop on time, second late (after the 12:00 window end), third
+    failed (not home). Driver 2: first stop on time; the rest still planned."""
+    from lastmile.dispatch import live
+    from lastmile.dispatch.models import Route, RouteStop
+
+    routes = published_day["routes"]
+    with db.session() as s:
+        r1 = s.scalars(select(RouteStop).where(RouteStop.route_id == routes[world.ids["driver_id1"]]["id"])
+                       .order_by(RouteStop.seq)).all()
+        r2 = s.scalars(select(RouteStop).where(RouteStop.route_id == routes[world.ids["driver_id2"]]["id"])
+                       .order_by(RouteStop.seq)).all()
+        live.start_route(s, s.get(Route, r1[0].route_id), utc(2026, 11, 25, 14, 30), "system")
+        live.mark_stop(s, r1[0], "arrived", at=utc(2026, 11, 25, 15, 20), actor="system")
+        live.mark_stop(s, r1[0], "done", at=utc(2026, 11, 25, 15, 25), actor="system")
+        live.mark_stop(s, r1[1], "arrived", at=utc(2026, 11, 25, 18, 30), actor="system")  # window ends 18:00 UTC
+        live.mark_stop(s, r1[1], "done", at=utc(2026, 11, 25, 18, 35), actor="system")
+        live.mark_stop(s, r1[2], "failed", at=utc(2026, 11, 25, 18, 50), actor="system", reason="not_home")
+        live.finish_route(s, s.get(Route, r1[0].route_id), utc(2026, 11, 25, 19, 30), "system")
+        live.mark_stop(s, r2[0], "done", at=utc(2026, 11, 25, 16, 0), actor="system")
+        s.commit()
+
+
+def test_kpis_per_driver_follow_what_happened(client, world, db, published_day):
+    _play_day(db, published_day, world)
+    d = world.headers["dispatcher"]
+    r = client.get("/analytics/kpis", params={**Q, "group": "driver"}, headers=d)
+    assert r.status_code == 200, r.text
+    rows = {row["key"]: row for row in r.json()["rows"]}
+    one, two = rows[world.ids["driver_id1"]], rows[world.ids["driver_id2"]]
+    assert (one["stops"], one["delivered"], one["failed"]) == (3, 2, 1)
+    assert one["on_time_rate"] == 0.5
+    assert one["first_attempt_rate"] == round(2 / 3, 4)
+    assert one["failed_by_reason"] == {"not_home": 1}
+    assert one["driver_hours"] == 5.0 and one["hours_source"] == "actual"  # 14:30 -> 19:30
+    assert one["deliveries_per_driver_hour"] == 0.4
+    planned_m = published_day["routes"][world.ids["driver_id1"]]["distance_m"]
+    assert one["km"] == round(planned_m / 1000, 1) and one["km_per_delivery"] == round(planned_m / 1000 / 2, 2)
+    assert (two["delivered"], two["failed"], two["on_time_rate"]) == (1, 0, 1.0)
+    assert two["hours_source"] == "planned"
+    total = client.get("/analytics/kpis", params=Q, headers=d).json()["rows"]
+    assert len(total) == 1 and total[0]["delivered"] == 3 and total[0]["stops"] == 6
+
+
+def test_kpis_csv_and_range_checks(client, world, db, published_day):
+    _play_day(db, published_day, world)
+    d = world.headers["dispatcher"]
+    r = client.get("/analytics/kpis.csv", params={**Q, "group": "depot"}, headers=d)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 1 and rows[0]["name"] == "Laredo North" and rows[0]["delivered"] == "3"
+    assert rows[0]["failed_by_reason"] == "not_home=1"
+    bad = client.get("/analytics/kpis", params={"start": "2026-11-25", "end": "2026-11-24"}, headers=d)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "end"
+
+
+def test_scorecards_show_a_driver_only_their_own_row(client, world, db, published_day):
+    _play_day(db, published_day, world)
+    mine = client.get("/analytics/scorecards", params=Q, headers=world.headers["driver"]).json()["rows"]
+    assert [r["key"] for r in mine] == [world.ids["driver_id1"]]
+    every = client.get("/analytics/scorecards", params=Q, headers=world.headers["dispatcher"]).json()["rows"]
+    assert {r["key"] for r in every} == {world.ids["driver_id1"], world.ids["driver_id2"]}
+
+
+def test_a_shipper_sees_only_its_own_orders(client, world, db, published_day):
+    _play_day(db, published_day, world)
+    other = client.get("/analytics/kpis", params=Q, headers=world.headers["shipper2"]).json()["rows"]
+    assert other == [] or all(r["stops"] == 0 for r in other)
+    own = client.get("/analytics/kpis", params={**Q, "shipper_id": world.ids["shipper2"]},
+                     headers=world.headers["shipper"]).json()["rows"]
+    assert own[0]["stops"] == 6  # the shipper_id asked for is ignored: its own orders
