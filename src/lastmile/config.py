@@ -71,6 +71,29 @@ class Settings(BaseSettings):
     # receivers on loopback/private networks: None means allowed except in production
     webhook_allow_private: bool | None = None
 
+    # customer notifications (notifications/): links, channels, quiet hours
+    public_url: str = "http://127.0.0.1:8000"  # base of the links customers get (/t/<token>)
+    notify_sender: str = "lastmile <no-reply@lastmile.invalid>"
+    smtp_host: str | None = None  # None: email goes to the development outbox (log channel)
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    sms_provider: Literal["log", "twilio"] = "log"
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str = ""
+    vapid_private_key: SecretStr | None = None  # web push; None: no push
+    vapid_public_key: str | None = None
+    vapid_subject: str = "mailto:ops@lastmile.invalid"
+    notify_both_channels: bool = False  # email and SMS when both are known (else email first)
+    notify_quiet_start: str = "21:00"  # local time of the order's depot; "" = no quiet hours
+    notify_quiet_end: str = "08:00"
+    notify_eta_window_s: int = Field(default=30 * 60, ge=0)  # "between 10:30 and 11:30"
+    notify_max_attempts: int = Field(default=5, ge=1)
+
     @property
     def production(self) -> bool:
         return self.env == "production"
