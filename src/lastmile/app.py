@@ -166,6 +166,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from .orders.endpoints import tracking_router
     from .webhooks.endpoints import router as webhooks_router
     from .events.endpoints import router as events_router
+    from .pod.endpoints import router as pod_router  # /driver/..., /pod/..., /depots/{id}/returns
+    app.include_router(pod_router)
 
     for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router,
               events_router):

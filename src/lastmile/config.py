@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     geocoder_user_agent: str = "lastmile"
     geocoder_timeout_s: float = 5.0
 
+    # proof of delivery and the driver app (pod/)
+    pod_storage_dir: Path | None = None  # content-addressed POD files; None: <data_dir>/pod-files
+    pod_max_file_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    pod_clock_skew_flag_s: int = Field(default=300, ge=0)  # device clock this far ahead of the server: flagged
+    pod_clock_skew_max_s: int = Field(default=48 * 3600, ge=60)  # device time further off: action refused
+    pod_far_from_stop_m: int = Field(default=300, ge=0)  # POD taken further away is flagged
+    pod_require_signature: bool = True  # defaults; per shipper and per order in pod_rules
+    pod_require_photo: bool = False
+    pod_require_scan_all: bool = False
+    pod_require_exact_cod: bool = True
+    pod_reattempt: Literal["next_day", "customer_choice", "return_to_depot"] = "next_day"
+
     # webhooks
     webhook_timeout_s: float = 10.0
     webhook_retry_for_s: int = 3 * 24 * 3600  # keep retrying this long (>= 24 h)

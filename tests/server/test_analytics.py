@@ -83,3 +83,17 @@ def test_a_shipper_sees_only_its_own_orders(client, world, db, published_day):
     own = client.get("/analytics/kpis", params={**Q, "shipper_id": world.ids["shipper2"]},
                      headers=world.headers["shipper"]).json()["rows"]
     assert own[0]["stops"] == 6  # the shipper_id asked for is ignored: its own orders
+
+
+def test_roi_compares_the_published_plan_with_a_naive_dispatcher(client, world, db, published_day):
+    r = client.get("/analytics/roi", params=Q, headers=world.headers["dispatcher"])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["plans"] == 1
+    ours, naive = body["lastmile"], body["naive"]
+    assert ours["deliveries"] == 6 and ours["km"] == round(published_day["plan"]["stats"]["distance_m"] / 1000, 1)
+    assert naive["deliveries"] + naive["not_served"] == 6
+    # the optimizer is never worse than first-come-nearest-driver on the same orders
+    assert ours["km_per_delivery"] <= naive["km_per_delivery"]
+    assert body["savings"]["km_saved"] == round(naive["km"] - ours["km"], 1)
+    assert client.get("/analytics/roi", params=Q, headers=world.headers["shipper"]).status_code == 403

@@ -72,6 +72,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/analytics/kpis"): {A, D, S},
     ("GET", "/analytics/kpis.csv"): {A, D, S},
     ("GET", "/analytics/scorecards"): {A, D, V},
+    ("GET", "/analytics/roi"): {A, D},
     ("GET", "/healthz"): PUBLIC,
 }
 # Server-Sent Event streams never end: allowed callers are checked by their own tests

@@ -96,3 +96,21 @@ def scorecards(
     rows = service.summary(session, p.organization_id, start, end, "driver",
                            driver_id=p.driver_id or "-" if p.role == "driver" else None)
     return {"start": start.isoformat(), "end": end.isoformat(), "rows": rows}
+
+
+@router.get("/analytics/roi")
+def roi(
+    session: SessionDep,
+    start: Annotated[ServiceDate, Query()],
+    end: Annotated[ServiceDate, Query()],
+    p: Principal = Depends(allow("admin", "dispatcher")),
+) -> dict[str, Any]:
+    """The range's published plans against a naive dispatcher (first come, nearest
+    driver with room, no optimization) on the same orders, drivers and travel model:
+    km saved, deliveries per driver-hour, late stops and unserved orders avoided, cost."""
+    _range(start, end)
+    if (end - start).days > 31:
+        raise Invalid("the ROI comparison re-plans every day: at most 31 days at a time", field="end")
+    from .roi import compare
+
+    return compare(session, p.organization_id, start, end)

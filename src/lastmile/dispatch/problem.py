@@ -35,7 +35,10 @@ class Built:
     shifts: dict[str, ShiftRef] = field(default_factory=dict)  # engine vehicle id (= shift id) -> shift
 
 
-def build_problem(session: Session, plan: Plan) -> Built:
+def build_problem(session: Session, plan: Plan, order_ids: list[str] | None = None) -> Built:
+    """The engine's problem for a plan: its depots' shifts on the day and its pending
+    orders -- or, with ``order_ids``, exactly those orders whatever their status (to
+    re-play a day that has been planned, e.g. against the naive dispatcher)."""
     depots = list(
         session.scalars(
             select(Depot).where(Depot.organization_id == plan.organization_id, Depot.id.in_(plan.depot_ids))
@@ -95,7 +98,7 @@ def build_problem(session: Session, plan: Plan) -> Built:
             Order.organization_id == plan.organization_id,
             Order.date == day,
             Order.depot_id.in_(plan.depot_ids),
-            Order.status == "pending",
+            Order.status == "pending" if order_ids is None else Order.id.in_(order_ids),
         )
         .order_by(Order.id)
     )
