@@ -1,0 +1,138 @@
+"""The dispatch console at ``/console``: a server-rendered HTML shell (Jinja2) whose
+small ES modules (``static/console/``) call the JSON API with the browser session.
+
+The page itself holds no data, so it is open to anyone: a visitor without a staff
+session gets the login screen (``POST /auth/login`` sets the session and CSRF cookies),
+a signed-in driver or shipper is told the console is for dispatchers. Everything the
+console shows comes from staff-only API endpoints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from sqlalchemy.orm import Session
+
+from ..auth.access import Principal, allow, authenticate, public
+from ..errors import DomainError
+from ..kit.schema import Id, ServiceDate
+from ..kit.web import get_session
+from .vendor import vendor_url
+
+TEMPLATES = Path(__file__).parent / "templates"
+router = APIRouter()
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
+
+VENDOR = {
+    "leaflet_js": vendor_url("leaflet", "dist/leaflet.js"),
+    "leaflet_css": vendor_url("leaflet", "dist/leaflet.css"),
+}
+
+
+def _who(request: Request) -> Principal | None:
+    with request.app.state.db.read_sessions() as session:
+        try:
+            return authenticate(request, session, request.app.state.settings)
+        except DomainError:  # a stale or revoked cookie: just show the login screen
+            return None
+
+
+def render(name: str, **ctx: Any) -> str:
+    return _env.get_template(name).render(**ctx)
+
+
+@router.get("/console", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(public)])
+async def console(request: Request) -> HTMLResponse:
+    p = await run_in_threadpool(_who, request)
+    settings = request.app.state.settings
+    headers = {"cache-control": "no-store"}
+    if p is None:
+        return HTMLResponse(render("console/login.html", vendor=VENDOR), headers=headers)
+    if not p.is_staff:
+        return HTMLResponse(render("console/forbidden.html", role=p.role), status_code=403, headers=headers)
+    config = {"role": p.role, "user_id": p.id, "tile_url": getattr(settings, "map_tile_url", "") or "",
+              "tile_attribution": getattr(settings, "map_tile_attribution", "") or ""}
+    return HTMLResponse(render("console/index.html", vendor=VENDOR, config=config), headers=headers)
+
+
+def _iso(dt: Any) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
+
+
+def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None = None) -> dict[str, Any]:
+    """Everything the map and the route list draw, in one compact answer: the day's
+    published routes (or, with ``plan_id``, that plan's routes: a draft not yet
+    published) with their stops' positions and live status, depots, drivers, and the
+    newest unpublished plan of the day (a draft the dispatcher may publish)."""
+    from sqlalchemy import select
+
+    from ..depots.models import Depot
+    from ..dispatch.models import Plan, Route, RouteStop
+    from ..fleet.models import Driver, Vehicle
+    from ..orders.models import Order
+
+    q = select(Route).join(Plan, Plan.id == Route.plan_id).where(Route.organization_id == organization_id,
+                                                                  Plan.date == day)
+    q = q.where(Route.plan_id == plan_id) if plan_id else q.where(Route.published.is_(True))
+    routes = list(session.scalars(q.order_by(Route.depart_at, Route.id)))
+    by_route: dict[str, list[dict[str, Any]]] = {r.id: [] for r in routes}
+    if routes:
+        rows = session.execute(
+            select(RouteStop.id, RouteStop.route_id, RouteStop.seq, RouteStop.status, RouteStop.locked,
+                   RouteStop.arrival_at, RouteStop.start_at, RouteStop.end_at, RouteStop.eta_at,
+                   RouteStop.arrived_at, RouteStop.completed_at, Order.id, Order.reference, Order.lat, Order.lon,
+                   Order.contact_name, Order.address, Order.windows, Order.status, Order.priority)
+            .join(Order, Order.id == RouteStop.order_id).where(RouteStop.route_id.in_(list(by_route)))
+            .order_by(RouteStop.route_id, RouteStop.seq)
+        ).all()
+        for (sid, rid, seq, status, locked, arr, start, end, eta, arrived, done, oid, ref, lat, lon, name, addr,
+             windows, ostatus, prio) in rows:
+            by_route[rid].append({
+                "id": sid, "seq": seq, "status": status, "locked": locked, "order_id": oid, "reference": ref,
+                "lat": lat, "lon": lon, "name": name, "address": addr, "windows": windows or [],
+                "order_status": ostatus, "priority": prio, "arrival_at": _iso(arr), "start_at": _iso(start),
+                "end_at": _iso(end), "eta_at": _iso(eta), "arrived_at": _iso(arrived), "completed_at": _iso(done),
+            })
+    drivers = {d.id: d.name for d in session.scalars(select(Driver).where(Driver.organization_id == organization_id))}
+    vehicles = {v.id: v.name for v in session.scalars(select(Vehicle).where(Vehicle.organization_id == organization_id))}
+    depots = [{"id": d.id, "name": d.name, "lat": d.lat, "lon": d.lon, "timezone": d.timezone}
+              for d in session.scalars(select(Depot).where(Depot.organization_id == organization_id).order_by(Depot.id))]
+    draft = session.scalar(select(Plan).where(Plan.organization_id == organization_id, Plan.date == day,
+                                              Plan.status.in_(("queued", "running", "done")))
+                           .order_by(Plan.created_at.desc(), Plan.id.desc()).limit(1))
+    return {
+        "date": day.isoformat(), "plan_id": plan_id, "depots": depots,
+        "draft": {"id": draft.id, "status": draft.status, "progress": draft.progress,
+                  "unassigned": draft.unassigned, "stats": draft.stats} if draft is not None else None,
+        "routes": [{
+            "id": r.id, "plan_id": r.plan_id, "published": r.published, "status": r.status, "version": r.version,
+            "driver_id": r.driver_id, "driver_name": drivers.get(r.driver_id or "", ""),
+            "vehicle_id": r.vehicle_id, "vehicle_name": vehicles.get(r.vehicle_id, ""), "depot_id": r.depot_id,
+            "depart_at": _iso(r.depart_at), "arrive_at": _iso(r.arrive_at), "started_at": _iso(r.started_at),
+            "finished_at": _iso(r.finished_at), "distance_m": r.distance_m, "duration_s": r.duration_s,
+            "stops": by_route[r.id],
+        } for r in routes],
+    }
+
+
+@router.get("/console/day", tags=["console"])
+def console_day(
+    session: Annotated[Session, Depends(get_session)],
+    p: Principal = Depends(allow("admin", "dispatcher")),
+    date: Annotated[ServiceDate | None, Query()] = None,
+    plan_id: Annotated[Id | None, Query()] = None,
+) -> dict[str, Any]:
+    """The console's day in one answer (see :func:`day_view`)."""
+    from ..dispatch.alert_endpoints import _today
+    from ..dispatch.models import Plan
+    from ..kit.repo import get_in_org
+
+    if plan_id is not None:
+        get_in_org(session, Plan, plan_id, p.organization_id, "plan")
+    return day_view(session, p.organization_id, date or _today(session, p.organization_id), plan_id)
