@@ -69,6 +69,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/webhooks/subscriptions/{sub_id}/deliveries"): {A, S},
     ("GET", "/events"): {A, D, S},
     ("GET", "/live/stream"): {A, D, V},
+    ("POST", "/routes/moves/preview"): STAFF,
+    ("POST", "/routes/moves"): STAFF,
+    ("POST", "/route-stops/{stop_id}/lock"): STAFF,
+    ("POST", "/route-stops/{stop_id}/unlock"): STAFF,
+    ("POST", "/slots/offer"): {A, D, S},
     ("GET", "/alerts"): STAFF,
     ("GET", "/search"): STAFF,
     ("GET", "/console/day"): STAFF,
@@ -93,6 +98,9 @@ BODIES = {
     ("PATCH", "/depots/{depot_id}"): {"name": "North"},
     ("PATCH", "/vehicles/{vehicle_id}"): {"name": "Van"},
     ("PATCH", "/shifts/{shift_id}"): {"available": True},
+    ("POST", "/routes/moves/preview"): {"order_id": "ord_none", "to_route_id": None},
+    ("POST", "/routes/moves"): {"order_id": "ord_none", "to_route_id": None},
+    ("POST", "/slots/offer"): {"lat": 27.53, "lon": -99.48, "depot_id": "dep_none", "start": "2026-11-25"},
 }
 
 
@@ -152,15 +160,18 @@ def objects(client, world, db, settings):
                     created_by="x")
         s.add(plan)
         s.flush()
-        routes = {}
+        routes, stops = {}, {}
         for n, oid in ((1, order_a), (2, order_b)):
             r = Route(plan_id=plan.id, organization_id=world.org, vehicle_id=world.ids[f"vehicle{n}"],
                       driver_id=world.ids[f"driver_id{n}"], depot_id=world.ids["depot"], depart_at=utcnow(),
                       arrive_at=utcnow(), distance_m=0, duration_s=0, published=True)
             s.add(r)
             s.flush()
-            s.add(RouteStop(route_id=r.id, order_id=oid, seq=1, arrival_at=utcnow(), start_at=utcnow(),
-                            end_at=utcnow()))
+            rs = RouteStop(route_id=r.id, order_id=oid, seq=1, arrival_at=utcnow(), start_at=utcnow(),
+                           end_at=utcnow())
+            s.add(rs)
+            s.flush()
+            stops[n] = rs.id
             s.get(Order, oid).status = "assigned"
             routes[n] = r.id
         token = issue_tracking_token(s, s.get(Order, order_a))
@@ -171,15 +182,15 @@ def objects(client, world, db, settings):
         outsider = create_user(s, other_org.id, "admin@other.example", "correct horse battery", "admin")
         outsider_token, _ = issue_token(s, settings, outsider, "bearer")
         s.commit()
-        ids = dict(plan=plan.id, route1=routes[1], route2=routes[2], key=throwaway.id)
+        ids = dict(plan=plan.id, route1=routes[1], route2=routes[2], key=throwaway.id, stop1=stops[1], stop2=stops[2])
     own = {
         "order_id": order_a, "route_id": ids["route1"], "driver_id": world.ids["driver_id1"],
         "shipper_id": world.ids["shipper"], "sub_id": sub_a, "key_id": ids["key"], "plan_id": ids["plan"],
         "depot_id": world.ids["depot"], "vehicle_id": world.ids["vehicle1"], "shift_id": world.ids["shift1"],
-        "token": token,
+        "token": token, "stop_id": ids["stop1"],
     }
     others = {"order_id": order_b, "route_id": ids["route2"], "driver_id": world.ids["driver_id2"],
-              "shipper_id": world.ids["shipper2"], "sub_id": sub_b}
+              "shipper_id": world.ids["shipper2"], "sub_id": sub_b, "stop_id": ids["stop2"]}
     return {"own": own, "others": others, "outsider": bearer(outsider_token)}
 
 

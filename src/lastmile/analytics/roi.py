@@ -88,15 +88,12 @@ def _contact(session: Session, organization_id: str, start: date, end: date) -> 
     from ..orders.models import Order
 
     orders = select(Order.id).where(Order.organization_id == organization_id, Order.date >= start, Order.date <= end)
-    out: dict[str, Any] = {"notifications_sent": None, "customer_messages": None}
-    try:
-        from ..notifications.models import Notification  # type: ignore[attr-defined]
+    from ..notifications.models import Notification
 
-        out["notifications_sent"] = int(session.scalar(
-            select(func.count()).select_from(Notification).where(Notification.order_id.in_(orders),
-                                                                 Notification.status == "sent")) or 0)
-    except (ImportError, AttributeError):
-        pass
+    out: dict[str, Any] = {}
+    out["notifications_sent"] = int(session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.order_id.in_(orders),
+                                                             Notification.status == "sent")) or 0)
     from ..portal.models import PortalMessage
 
     out["customer_messages"] = int(session.scalar(
