@@ -207,7 +207,7 @@ def _put_rules(session: Session, org: str, body: RulesIn, **where: str) -> PodRu
     if row is None:
         row = PodRules(organization_id=org, **where)
         session.add(row)
-    for k, v in body.model_dump().items():
+    for k, v in body.model_dump(exclude_unset=True).items():  # null: inherit; absent: unchanged
         setattr(row, k, v)
     row.updated_at = utcnow()
     return row
@@ -228,7 +228,7 @@ def get_shipper_rules(shipper_id: Id, session: SessionDep, p: Principal = Depend
     return _rules_json(session.scalar(select(PodRules).where(PodRules.shipper_id == shipper_id)))
 
 
-@router.put("/shippers/{shipper_id}/pod-rules")
+@router.patch("/shippers/{shipper_id}/pod-rules")
 def put_shipper_rules(shipper_id: Id, body: RulesIn, session: SessionDep, p: Principal = Depends(staff)
                       ) -> dict[str, Any]:
     _shipper(session, p, shipper_id)
@@ -247,7 +247,7 @@ def get_order_rules(order_id: Id, session: SessionDep, settings: SettingsDep,
             "effective": {**effective.as_json(), "reattempt": effective.reattempt}}
 
 
-@router.put("/orders/{order_id}/pod-rules")
+@router.patch("/orders/{order_id}/pod-rules")
 def put_order_rules(order_id: Id, body: RulesIn, session: SessionDep, settings: SettingsDep,
                     p: Principal = Depends(staff_or_shipper)) -> dict[str, Any]:
     order = _order_for(session, p, order_id)
