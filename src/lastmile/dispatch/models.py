@@ -77,3 +77,41 @@ class RouteStop(Base):
     departed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked: Mapped[bool] = mapped_column(default=False)  # re-optimization must not move it
+
+
+PROPOSAL_STATUSES = ("open", "applied", "rejected", "stale")
+
+
+class Proposal(Base):
+    """A change to the live routes that dynamic re-optimization suggests (new order,
+    cancellation, failed attempt, driver unavailable or falling behind); the dispatcher
+    applies or rejects it, or the organization's policy applies it at once. ``versions``
+    holds each affected route's version when proposed: a later change makes it stale."""
+
+    __tablename__ = "proposals"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("prp"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    date: Mapped[date]
+    kind: Mapped[str] = mapped_column(String(20))  # insert | resequence | reattempt | redistribute | behind
+    trigger: Mapped[str] = mapped_column(String(40))  # order.created, order.cancelled, stop.failed, ...
+    subject_id: Mapped[str] = mapped_column(String(32), default="")  # order or route it is about
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # {"es": ..., "en": ...}
+    delta: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JsonType, default=list)  # [{route_id, order_ids}]
+    versions: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # route id -> version
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(60), default="")
+
+
+class DispatchPolicy(Base):
+    """Per organization: what re-optimization may do on its own, and the delivery
+    slot template (2-hour windows per weekday, local times)."""
+
+    __tablename__ = "dispatch_policies"
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    auto_apply_insertions: Mapped[bool] = mapped_column(default=False)  # new orders with no lateness
+    allow_next_stop: Mapped[bool] = mapped_column(default=False)  # may displace a driver's next stop
+    slot_template: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # {} = the default template
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
