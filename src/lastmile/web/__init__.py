@@ -10,7 +10,11 @@ from fastapi import FastAPI
 
 def register(app: FastAPI) -> None:
     from .docs import register_docs
+    from .assets import register_assets
+    from .driver import register_driver
     from .vendor import register_vendor
 
     register_vendor(app)
     register_docs(app)
+    register_driver(app)
+    register_assets(app)  # after vendor: /static/vendor/ keeps its own allow-list

@@ -1,0 +1,339 @@
+"""The driver app (/driver) on an emulated phone in real Chromium: sign in, work a route
+offline (proof of delivery with signature, photo, typed scan and cash on delivery; a
+failed attempt), see the queue, come back online and find every action on the server
+exactly once; the queue survives a reload while offline; screenshots in both languages.
+
+Each test makes its own driver and published route in the live server's database, so
+the tests do not see each other's work."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from .conftest import LOCAL_HOSTS, PASSWORD
+
+PHONE = {"width": 360, "height": 740}
+HERE = (27.5306, -99.4803)  # the driver, in Laredo
+STOPS = [  # lat, lon, name, COD (minor units, currency) or None
+    (27.5310, -99.4790, "Lupita Garza", (85000, "MXN")),
+    (27.5036, -99.5076, "Mr. Peña", None),
+    (27.5480, -99.4650, "Farmacia Benavides", (2500, "USD")),
+    (27.5200, -99.4900, "Roberto Salinas", None),
+    (27.5600, -99.4800, "Ana Treviño", None),
+]
+_n = itertools.count(1)
+
+
+def _has_pod_api(live) -> bool:
+    paths = httpx.get(f"{live.url}/openapi.json", timeout=10).json().get("paths", {})
+    return "/driver/actions" in paths and "/driver/today" in paths
+
+
+def seed_route(live, stops=STOPS, parcels: int = 1) -> dict:
+    """A new driver (user + profile) with a published route of today at a Laredo depot."""
+    from lastmile.auth.models import User
+    from lastmile.auth.service import create_user
+    from lastmile.depots.models import Depot
+    from lastmile.dispatch.models import Plan, Route, RouteStop
+    from lastmile.fleet.models import Driver, Vehicle
+    from lastmile.orders.models import Order
+
+    n = next(_n)
+    zone = "America/Chicago"
+    today = datetime.now(ZoneInfo(zone)).date()
+    now = datetime.now(ZoneInfo("UTC")).replace(microsecond=0)
+    with live.db.session() as s:
+        org = s.query(User).filter_by(email=live.users["admin"][0]).one().organization_id
+        email = f"driver{n}-{now.timestamp():.0f}@example.com"
+        user = create_user(s, org, email, PASSWORD, "driver", name=f"Driver {n}")
+        depot = Depot(organization_id=org, name=f"Laredo {n}", lat=27.5630, lon=-99.4870, timezone=zone)
+        s.add(depot)
+        s.flush()
+        driver = Driver(organization_id=org, name=f"Jorge {n}", user_id=user.id)
+        vehicle = Vehicle(organization_id=org, depot_id=depot.id, name=f"Van {n}")
+        s.add_all([driver, vehicle])
+        s.flush()
+        plan = Plan(organization_id=org, date=today, depot_ids=[depot.id], status="done", created_by=user.id,
+                    published_at=now)
+        s.add(plan)
+        s.flush()
+        route = Route(plan_id=plan.id, organization_id=org, vehicle_id=vehicle.id, driver_id=driver.id,
+                      depot_id=depot.id, depart_at=now, arrive_at=now + timedelta(hours=4), distance_m=30_000,
+                      duration_s=4 * 3600, published=True)
+        s.add(route)
+        s.flush()
+        out = {"email": email, "route_id": route.id, "driver_id": driver.id, "stops": [], "orders": [], "codes": []}
+        for i, (lat, lon, name, cod) in enumerate(stops, start=1):
+            codes = [f"LM{n:02d}{i:02d}{k}" for k in range(1, parcels + 1)]
+            order = Order(organization_id=org, depot_id=depot.id, date=today, status="assigned", lat=lat, lon=lon,
+                          address=f"{100 * i} Calle Hidalgo, Laredo, TX", contact_name=name,
+                          contact_phone="+1 956 555 01%02d" % i, instructions="Tocar el timbre dos veces" if i == 1
+                          else "", demand_parcels=parcels, cod_amount=cod[0] if cod else 0,
+                          cod_currency=cod[1] if cod else None, reference=f"R{n}-{i}",
+                          items=[{"sku": f"SKU{i}", "barcode": c, "quantity": 1} for c in codes])
+            s.add(order)
+            s.flush()
+            at = now + timedelta(minutes=20 * i)
+            stop = RouteStop(route_id=route.id, order_id=order.id, seq=i, arrival_at=at, start_at=at,
+                             end_at=at + timedelta(minutes=5))
+            s.add(stop)
+            s.flush()
+            out["stops"].append(stop.id)
+            out["orders"].append(order.id)
+            out["codes"].append(codes)
+        s.commit()
+    return out
+
+
+@pytest.fixture
+def phone(browser, live, blocked, page_errors, request):
+    """A phone: 360×740, touch, a fixed GPS fix with permission, Spanish unless the test
+    asks (``@pytest.mark.parametrize("phone", ["en-US"], indirect=True)``)."""
+    locale = getattr(request, "param", "es-MX")
+    context = browser.new_context(base_url=live.url, viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale=locale, geolocation={"latitude": HERE[0], "longitude": HERE[1],
+                                                                              "accuracy": 8},
+                                  permissions=["geolocation"])
+
+    def gate(route) -> None:
+        url = route.request.url
+        if urlsplit(url).hostname in LOCAL_HOSTS or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    context.route("**/*", gate)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def jpeg(tmp_path_factory) -> Path:
+    """A camera-sized test photo (3000×2000 JPEG) to feed the photo input."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (3000, 2000), (200, 160, 90))
+    draw = ImageDraw.Draw(img)
+    for x in range(0, 3000, 150):
+        draw.rectangle([x, 600, x + 70, 1400], fill=(40, 40, 40))
+    path = tmp_path_factory.mktemp("photos") / "door.jpg"
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92)
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def admin_api(live) -> httpx.Client:
+    email, password = live.users["admin"]
+    r = httpx.post(f"{live.url}/auth/token", json={"email": email, "password": password}, timeout=10)
+    assert r.status_code == 200, r.text
+    return httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {r.json()['access_token']}"}, timeout=10)
+
+
+def sign_in(page, email: str) -> None:
+    page.goto("/driver")
+    page.locator("input[name=email]").fill(email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form[data-form=login] button[type=submit]").tap()
+    page.locator("ol.stops").wait_for(state="visible", timeout=15_000)
+    # the service worker has the shell before we go offline
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+
+def waiting(page) -> int:
+    el = page.locator("#outbox")
+    return int(el.get_attribute("data-waiting") or 0) if el.is_visible() else 0
+
+
+def sign(page) -> None:
+    canvas = page.locator("canvas#sig")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box and box["width"] > 200
+    x, y = box["x"] + 30, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for k in range(1, 12):
+        page.mouse.move(x + 25 * k, y + (25 if k % 2 else -25), steps=3)
+    page.mouse.up()
+
+
+def deliver(page, stop_index: int, seeded: dict, jpeg: Path, cod: str | None = None, recipient="Lupita") -> None:
+    page.locator(f"button.stop[data-id='{seeded['stops'][stop_index]}']").tap()
+    page.locator("[data-act=deliver]").tap()
+    page.locator("form[data-form=deliver]").wait_for()
+    for code in seeded["codes"][stop_index]:
+        page.locator("input#code").fill(code)
+        page.locator("[data-act=add-code]").tap()
+    page.set_input_files("input#photo", str(jpeg))
+    page.locator(".thumbs img").first.wait_for()
+    sign(page)
+    page.locator("input[name=recipient]").fill(recipient)
+    if cod is not None:
+        page.locator("input[name=codAmount]").fill(cod)
+    page.locator("#complete").tap()
+    page.locator("ol.stops").wait_for()
+
+
+def test_the_shell_manifest_and_worker_are_served(page, live):
+    r = page.request.get("/driver")
+    assert r.status == 200 and "text/html" in r.headers["content-type"]
+    html = r.text()
+    assert "/static/driver/app.js" in html and "/static/vendor/signature_pad/" in html
+    m = page.request.get("/driver/manifest.webmanifest").json()
+    assert m["start_url"] == "/driver" and m["scope"] == "/driver" and m["display"] == "standalone"
+    assert {i["sizes"] for i in m["icons"]} >= {"192x192", "512x512"}
+    for icon in m["icons"]:
+        got = page.request.get(icon["src"])
+        assert got.status == 200 and got.body()[:8] == b"\x89PNG\r\n\x1a\n"
+    sw = page.request.get("/driver/sw.js")
+    assert sw.status == 200 and sw.headers["service-worker-allowed"] == "/driver"
+    assert "__RELEASE__" not in sw.text() and "/static/driver/app.js" in sw.text()
+    assert page.request.get("/static/driver/../driver.py").status == 404
+    assert page.request.get("/static/driver/nothere.js").status == 404
+
+
+def test_a_route_worked_offline_is_replayed_once(phone, live, jpeg, blocked, page_errors, screenshot):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API (/driver/actions) is not in this build yet")
+    seeded = seed_route(live)
+    page = phone
+    sign_in(page, seeded["email"])
+    assert page.locator("button.stop").count() == 5
+    screenshot(page, "driver-route-es")
+    page.context.set_offline(True)
+    page.locator("#net.net-off").wait_for()
+
+    deliver(page, 0, seeded, jpeg, cod="850")
+    deliver(page, 1, seeded, jpeg)
+    deliver(page, 2, seeded, jpeg, cod="25.00")
+    # a failed attempt: not home, with a photo
+    page.locator(f"button.stop[data-id='{seeded['stops'][3]}']").tap()
+    page.locator("[data-act=fail]").tap()
+    page.locator("label.reason", has=page.locator("input[value=not_home]")).tap()
+    page.set_input_files("input#photo", str(jpeg))
+    page.locator(".thumbs img").first.wait_for()
+    page.locator("#complete").tap()
+    page.locator("ol.stops").wait_for()
+
+    assert waiting(page) == 4
+    assert "4 por enviar" in page.locator("#outbox").inner_text()
+    assert page.locator(".tag-q").count() == 4
+    screenshot(page, "driver-offline-queue-es")
+
+    page.context.set_offline(False)
+    page.wait_for_function("() => document.querySelector('#outbox').hidden", timeout=30_000)
+
+    api = admin_api(live)
+    statuses = [api.get(f"/orders/{o}").json()["status"] for o in seeded["orders"]]
+    assert statuses[:3] == ["delivered"] * 3 and statuses[4] == "out_for_delivery", statuses
+    for o, final in zip(seeded["orders"][:4], ["delivered"] * 3 + ["failed"], strict=True):
+        history = [h["to_status"] for h in api.get(f"/orders/{o}/history").json()]
+        assert history.count(final) == 1 and history.count("delivered" if final == "failed" else "failed") == 0, history
+    from sqlalchemy import func, select
+
+    from lastmile.pod.models import DriverAction
+
+    with live.db.session() as s:
+        rows = s.execute(select(DriverAction.type, DriverAction.stop_id, func.count())
+                         .where(DriverAction.route_id == seeded["route_id"])
+                         .group_by(DriverAction.type, DriverAction.stop_id)).all()
+    assert sorted((t, st, c) for t, st, c in rows) == sorted(
+        [("deliver", seeded["stops"][i], 1) for i in range(3)] + [("fail", seeded["stops"][3], 1)])
+    pod = api.get(f"/pod/{seeded['orders'][0]}").json()
+    assert pod  # a proof of delivery on the server
+    assert blocked == [] and page_errors == []
+
+
+def test_the_queue_survives_a_reload_offline(phone, live, jpeg, page_errors):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API (/driver/actions) is not in this build yet")
+    seeded = seed_route(live, stops=STOPS[:3])
+    page = phone
+    sign_in(page, seeded["email"])
+    page.context.set_offline(True)
+    deliver(page, 1, seeded, jpeg)
+    assert waiting(page) == 1
+    page.reload()
+    page.locator("ol.stops").wait_for(timeout=15_000)
+    assert waiting(page) == 1
+    assert page.locator(f"button.stop[data-id='{seeded['stops'][1]}'] .tag-q").count() == 1
+    page.context.set_offline(False)
+    page.wait_for_function("() => document.querySelector('#outbox').hidden", timeout=30_000)
+    api = admin_api(live)
+    assert api.get(f"/orders/{seeded['orders'][1]}").json()["status"] == "delivered"
+    assert page_errors == []
+
+
+def test_the_app_says_why_a_delivery_cannot_complete(phone, live, jpeg):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API (/driver/today) is not in this build yet")
+    seeded = seed_route(live, stops=STOPS[:1])
+    page = phone
+    sign_in(page, seeded["email"])
+    page.locator("button.stop").first.tap()
+    page.locator("[data-act=deliver]").tap()
+    page.locator("#complete").tap()
+    missing = page.locator("#missing")
+    assert "firma" in missing.inner_text() and "cobro" in missing.inner_text()  # signature; cash on delivery
+    page.locator("input[name=codAmount]").fill("100")
+    assert "850" in missing.inner_text()  # exactly $850.00 (the default rule)
+    page.locator("input[name=codAmount]").fill("850")
+    assert "850" not in missing.inner_text() and "firma" in missing.inner_text()
+    assert waiting(page) == 0
+    assert page.locator("form[data-form=deliver]").is_visible()  # still on the form
+
+
+@pytest.mark.parametrize("phone", ["en-US"], indirect=True)
+def test_screens_in_english_and_the_switch_is_remembered(phone, live, jpeg, screenshot, page_errors):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API (/driver/today) is not in this build yet")
+    seeded = seed_route(live)
+    page = phone
+    page.goto("/driver")
+    page.locator("form[data-form=login]").wait_for()
+    assert "Sign in" in page.locator("h1").inner_text()
+    screenshot(page, "driver-login-en")
+    sign_in(page, seeded["email"])
+    assert "Today's route" in page.locator("h1").inner_text()
+    screenshot(page, "driver-route-en")
+    page.locator("button.stop").first.tap()
+    assert page.locator("a[href^='tel:']").count() == 1 and page.locator("a[href^='geo:']").count() == 1
+    assert page.locator("a[href*='osmand']").count() == 1
+    screenshot(page, "driver-stop-en")
+    page.locator("[data-act=deliver]").tap()
+    page.set_input_files("input#photo", str(jpeg))
+    page.locator(".thumbs img").first.wait_for()
+    screenshot(page, "driver-pod-en")
+    page.locator("[data-act=open]").first.tap()
+    page.locator("[data-act=fail]").tap()
+    screenshot(page, "driver-fail-en")
+    page.locator("[data-act=open]").first.tap()
+    page.locator("[data-act=list]").first.tap()
+    page.locator("[data-act=map]").tap()
+    page.locator("#map .pin").first.wait_for()
+    assert page.locator("#map .pin").count() == 5
+    screenshot(page, "driver-map-en")
+    # the switch: to Spanish, and it stays after a reload
+    page.locator("#lang").tap()
+    page.locator("[data-act=list]").first.tap()
+    assert "Ruta de hoy" in page.locator("h1").inner_text()
+    page.reload()
+    page.locator("ol.stops").wait_for()
+    assert "Ruta de hoy" in page.locator("h1").inner_text()
+    page.locator("button.stop").first.tap()
+    screenshot(page, "driver-stop-es")
+    page.locator("[data-act=deliver]").tap()
+    screenshot(page, "driver-pod-es")
+    assert page_errors == []
