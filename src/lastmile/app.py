@@ -172,6 +172,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router,
               events_router):
         app.include_router(r)
+    from .tracking.endpoints import router as tracking_ingest_router  # /tracking/*, /devices
+
+    app.include_router(tracking_ingest_router)
     from .dispatch.live_endpoints import router as live_router  # moves, locks, proposals, slots
     app.include_router(live_router)
     from .dispatch.alert_endpoints import router as alerts_router  # /alerts, /search

@@ -83,6 +83,20 @@ class Settings(BaseSettings):
     # receivers on loopback/private networks: None means allowed except in production
     webhook_allow_private: bool | None = None
 
+    # live ETAs and arrival detection (dispatch/eta.py)
+    eta_traffic_profile: str | None = None  # routing.matrix.profiles name; None: traffic_profile (the planner's)
+    eta_refresh_s: int = Field(default=30, ge=0)  # at most one ETA recompute per route this often
+    eta_history_every_s: int = Field(default=600, ge=0)  # a history row per stop at least this often...
+    eta_history_min_change_s: int = Field(default=60, ge=0)  # ...and whenever its ETA moved this much
+    geofence_radius_m: float = Field(default=75.0, gt=0)  # "at the stop"
+    geofence_dwell_s: int = Field(default=60, ge=0)  # inside the fence this long -> arrived
+    geofence_still_mps: float = Field(default=0.5, ge=0)  # ...or at most this fast inside it
+    moving_mps: float = Field(default=2.0, gt=0)  # faster than this: the driver is on the way
+    # "approaching" once fewer than this many stops are still before the customer's (1: the driver
+    # is heading to them)... or the ETA is this many minutes away or less (0 disables either rule)
+    approaching_stops: int = Field(default=1, ge=0)
+    approaching_minutes: int = Field(default=10, ge=0)
+
     # customer notifications (notifications/): links, channels, quiet hours
     public_url: str = "http://127.0.0.1:8000"  # base of the links customers get (/t/<token>)
     notify_sender: str = "lastmile <no-reply@lastmile.invalid>"

@@ -74,6 +74,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/route-stops/{stop_id}/lock"): STAFF,
     ("POST", "/route-stops/{stop_id}/unlock"): STAFF,
     ("POST", "/slots/offer"): {A, D, S},
+    ("GET", "/proposals"): STAFF,
+    ("POST", "/proposals/{proposal_id}/apply"): STAFF,
+    ("POST", "/proposals/{proposal_id}/reject"): STAFF,
+    ("POST", "/routes/{route_id}/unavailable"): STAFF,
+    ("GET", "/dispatch/policy"): STAFF,
+    ("PATCH", "/dispatch/policy"): {A},
     ("GET", "/alerts"): STAFF,
     ("GET", "/search"): STAFF,
     ("GET", "/console/day"): STAFF,
@@ -115,6 +121,7 @@ BODIES = {
     ("POST", "/routes/moves/preview"): {"order_id": "ord_none", "to_route_id": None},
     ("POST", "/routes/moves"): {"order_id": "ord_none", "to_route_id": None},
     ("POST", "/slots/offer"): {"lat": 27.53, "lon": -99.48, "depot_id": "dep_none", "start": "2026-11-25"},
+    ("PATCH", "/dispatch/policy"): {"allow_next_stop": False},
 }
 
 
@@ -188,6 +195,13 @@ def objects(client, world, db, settings):
             stops[n] = rs.id
             s.get(Order, oid).status = "assigned"
             routes[n] = r.id
+        from lastmile.dispatch.models import Proposal
+
+        prop = Proposal(organization_id=world.org, date=TODAY, kind="insert", trigger="test", subject_id=order_a,
+                        status="open", summary={}, delta={}, changes=[], versions={}, decided_by="")
+        s.add(prop)
+        s.flush()
+        ids_prop = prop.id
         token = issue_tracking_token(s, s.get(Order, order_a))
         _, throwaway = create_api_key(s, s.get(Shipper, world.ids["shipper"]), "throwaway")
         other_org = Organization(name="Another fleet")
@@ -201,7 +215,7 @@ def objects(client, world, db, settings):
         "order_id": order_a, "route_id": ids["route1"], "driver_id": world.ids["driver_id1"],
         "shipper_id": world.ids["shipper"], "sub_id": sub_a, "key_id": ids["key"], "plan_id": ids["plan"],
         "depot_id": world.ids["depot"], "vehicle_id": world.ids["vehicle1"], "shift_id": world.ids["shift1"],
-        "token": token, "stop_id": ids["stop1"],
+        "token": token, "stop_id": ids["stop1"], "proposal_id": ids_prop,
     }
     others = {"order_id": order_b, "route_id": ids["route2"], "driver_id": world.ids["driver_id2"],
               "shipper_id": world.ids["shipper2"], "sub_id": sub_b, "stop_id": ids["stop2"]}

@@ -1,21 +1,400 @@
 """Live ETAs and arrival detection from driver positions (issue 6).
 
 The tracking pipeline calls ``on_position`` for every accepted fix, inside its
-transaction. Being filled in this session by the ETA work: geofence + dwell arrival
-and departure, ETA refresh into ``RouteStop.eta_at`` with history, and the
-"approaching" trigger.
+transaction (nothing here commits). Per fix, for the driver's live route:
+
+* the route is started (``live.start_route``) on the first movement after the shift
+  starts, if the driver app has not started it;
+* geofence + dwell: inside ``geofence_radius_m`` of a stop still to serve for
+  ``geofence_dwell_s`` (or standing still inside it) -> the stop is ``arrived``;
+  leaving the fence again without the stop being completed records ``departed_at``;
+  moving away from the depot or a stop -> the next stop is ``en_route``. Stop status
+  goes through ``dispatch/live.py`` only;
+* ETAs of every remaining stop (``routing/eta.py``: time-of-day model, service times,
+  windows, the break still owed) at most every ``eta_refresh_s`` per route unless a
+  stop changed: ``RouteStop.eta_at``, history rows (``StopEtaHistory``), a broadcast
+  ``{"type": "eta", ...}`` after commit, with ``late_by_s`` for stops that will miss
+  their window;
+* "approaching": a customer's stop ``approaching_stops`` stops or
+  ``approaching_minutes`` minutes away -> ``orders.service.transition(...,
+  "approaching")`` (sent once; notifications listen to ``order.approaching``).
+
+``refresh_route`` recomputes without a fix (the driver app reported a delay or a
+break); ``late_stops`` lists the stops predicted to miss their window;
+``eta_accuracy`` compares the history with actual arrivals.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from ..config import Settings, get_settings
+from ..depots.models import Depot
+from ..errors import Conflict
+from ..events.service import emit
+from ..fleet.models import Shift
+from ..kit.broadcast import publish_after_commit
+from ..kit.time import as_utc, at_seconds, seconds_since_midnight
+from ..orders.models import Order
+from ..orders.service import transition
+from ..routing.domain import Break, LatLon, TimeWindow
+from ..routing.eta import EtaStop, predict_from, service_start
+from ..routing.matrix.profiles import profile_named
+from ..routing.matrix.timedep import TrafficProfile
+from . import live
+from .models import STOP_FINAL, Route, RouteEtaState, RouteStop, StopEtaHistory
+
+log = logging.getLogger("lastmile.eta")
+ACTOR = "system:tracking"
+DEPART_FACTOR = 1.5  # leaving = beyond 1.5 x the fence radius (no flapping at its edge)
+
+
+@dataclass
+class _Stop:
+    stop: RouteStop
+    order: Order
+
+
+def _dist_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
+
+
+@lru_cache(maxsize=8)
+def _profile(name: str) -> TrafficProfile:
+    return profile_named(name)
+
+
+# --- the hook ---
 
 
 def on_position(
     session: Session, *, driver_id: str, route_id: str | None, lat: float, lon: float, at: datetime,
-    speed_mps: float | None = None,
+    speed_mps: float | None = None, settings: Settings | None = None,
 ) -> None:
-    """React to one accepted position of a driver (no-op until the ETA work lands)."""
-    return None
+    """React to one accepted position of a driver. Never raises for an ordinary fix
+    (a route that is not live, a stop someone else just changed): logs and skips."""
+    cfg = settings or get_settings()
+    at = as_utc(at)
+    route = _route_for(session, driver_id, route_id, at)
+    if route is None:
+        return
+    state = _state(session, route)
+    if state.fix_at is not None and at <= state.fix_at:
+        return  # an older (or the same) fix arriving late says nothing new
+    moving = _moving(state, lat, lon, at, speed_mps, cfg)
+    still = speed_mps is not None and speed_mps <= cfg.geofence_still_mps
+    changed = False
+    if route.status == "planned":
+        if not _may_start(session, route, state, lat, lon, at, moving, cfg):
+            _remember_fix(state, lat, lon, at)
+            return
+        changed |= live.start_route(session, route, at, ACTOR)
+    stops = _stops(session, route)
+    changed |= _geofence(session, route, state, stops, lat, lon, at, moving, still, cfg)
+    _remember_fix(state, lat, lon, at)
+    due = (state.refreshed_at is None or changed
+           or (at - state.refreshed_at).total_seconds() >= cfg.eta_refresh_s)
+    if due:
+        _refresh(session, route, state, stops, LatLon(lat, lon), at, "position", cfg)
+
+
+def refresh_route(
+    session: Session, route: Route, at: datetime, *, source: str = "refresh", delay_s: int | None = None,
+    break_taken: bool | None = None, settings: Settings | None = None,
+) -> list[dict[str, Any]]:
+    """Recompute the route's ETAs now, without a new fix (from the last one, or the
+    stop the driver is at or last completed, or the depot). ``delay_s``: the driver
+    reports being held that long from ``at``. ``break_taken=True``: the break is
+    being / has been taken (no longer owed; held for its length unless ``delay_s``
+    says otherwise). Returns the stops' ETAs as broadcast ([] if the route is not live)."""
+    cfg = settings or get_settings()
+    at = as_utc(at)
+    route = session.get(Route, route.id, with_for_update=True) or route
+    if not route.published or route.status == "finished":
+        return []
+    state = _state(session, route)
+    if break_taken is not None:
+        state.break_taken = break_taken
+        if break_taken and delay_s is None and route.shift_id:
+            shift = session.get(Shift, route.shift_id)
+            if shift is not None and shift.break_s:
+                delay_s = shift.break_s
+    if delay_s:
+        until = at + timedelta(seconds=int(delay_s))
+        state.held_until = max(until, state.held_until) if state.held_until else until
+    stops = _stops(session, route)
+    return _refresh(session, route, state, stops, _last_position(session, route, state, stops), at, source, cfg)
+
+
+def late_stops(session: Session, route: Route) -> list[dict[str, Any]]:
+    """Stops still to serve whose latest ETA misses their window:
+    ``[{"stop_id","order_id","seq","eta_at","late_by_s"}]`` (from the stored ETAs;
+    nothing is recomputed)."""
+    out = []
+    day, zone = _clock(session, route)
+    for st in _stops(session, route):
+        if st.stop.status in STOP_FINAL or st.stop.status == "arrived" or st.stop.eta_at is None:
+            continue
+        windows = _windows(st.order, day, zone)
+        if not windows:
+            continue
+        _, late = service_start(windows, seconds_since_midnight(st.stop.eta_at, day, zone))
+        if late > 0:
+            out.append({"stop_id": st.stop.id, "order_id": st.order.id, "seq": st.stop.seq,
+                        "eta_at": _iso(st.stop.eta_at), "late_by_s": late})
+    return out
+
+
+def eta_accuracy(session: Session, route_ids: list[str],
+                 horizons_min: tuple[int, ...] = (5, 15, 30, 60, 120)) -> dict[str, Any]:
+    """Predicted vs actual arrival for the stops of ``route_ids`` that were reached:
+    per horizon (how long before the arrival the prediction was made), the number
+    of predictions and the mean / 90th-percentile absolute error in seconds."""
+    rows = session.execute(
+        select(StopEtaHistory.predicted_at, StopEtaHistory.eta_at, RouteStop.arrived_at)
+        .join(RouteStop, RouteStop.id == StopEtaHistory.route_stop_id)
+        .where(StopEtaHistory.route_id.in_(route_ids), RouteStop.arrived_at.is_not(None))
+    ).all()
+    buckets: dict[int, list[float]] = {h: [] for h in horizons_min}
+    for predicted_at, eta_at, arrived_at in rows:
+        ahead = (arrived_at - predicted_at).total_seconds() / 60
+        if ahead < 0:
+            continue
+        h = next((h for h in horizons_min if ahead <= h), None)
+        if h is not None:
+            buckets[h].append(abs((eta_at - arrived_at).total_seconds()))
+    out = {}
+    for h, errs in buckets.items():
+        errs.sort()
+        out[f"<={h}min"] = {"n": len(errs), "mean_abs_s": round(sum(errs) / len(errs)) if errs else None,
+                            "p90_abs_s": round(errs[min(len(errs) - 1, int(0.9 * len(errs)))]) if errs else None}
+    return out
+
+
+# --- the route, its state and stops ---
+
+
+def _route_for(session: Session, driver_id: str, route_id: str | None, at: datetime) -> Route | None:
+    if route_id is not None:
+        route = session.get(Route, route_id, with_for_update=True)
+        if route is None or (route.driver_id is not None and route.driver_id != driver_id):
+            return None
+    else:
+        rid = session.scalar(
+            select(Route.id).where(
+                Route.driver_id == driver_id, Route.published.is_(True), Route.status != "finished",
+                Route.depart_at <= at + timedelta(hours=12), Route.arrive_at >= at - timedelta(hours=12))
+            .order_by((Route.status == "started").desc(), Route.depart_at).limit(1))
+        route = session.get(Route, rid, with_for_update=True) if rid else None
+    if route is None or not route.published or route.status == "finished":
+        return None
+    return route
+
+
+def _state(session: Session, route: Route) -> RouteEtaState:
+    state = session.get(RouteEtaState, route.id)
+    if state is None:
+        state = RouteEtaState(route_id=route.id, break_taken=False, approached=[], logged={})
+        session.add(state)
+    return state
+
+
+def _stops(session: Session, route: Route) -> list[_Stop]:
+    rows = session.execute(
+        select(RouteStop, Order).join(Order, Order.id == RouteStop.order_id)
+        .where(RouteStop.route_id == route.id).order_by(RouteStop.seq)
+    ).all()
+    return [_Stop(s, o) for s, o in rows]
+
+
+def _clock(session: Session, route: Route) -> tuple[date, str]:
+    """(local day, zone) of the route: the engine's clock is seconds since that midnight."""
+    depot = session.get(Depot, route.depot_id)
+    zone = depot.timezone if depot is not None else "UTC"
+    return as_utc(route.depart_at).astimezone(ZoneInfo(zone)).date(), zone
+
+
+def _windows(order: Order, day: date, zone: str) -> tuple[TimeWindow, ...]:
+    out = []
+    for w in order.windows or ():
+        try:
+            a = seconds_since_midnight(datetime.fromisoformat(w["start"]), day, zone)
+            b = seconds_since_midnight(datetime.fromisoformat(w["end"]), day, zone)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if b >= a:
+            out.append(TimeWindow(a, b))
+    return tuple(out)
+
+
+def _remember_fix(state: RouteEtaState, lat: float, lon: float, at: datetime) -> None:
+    state.lat, state.lon, state.fix_at = lat, lon, at
+
+
+def _moving(state: RouteEtaState, lat: float, lon: float, at: datetime, speed_mps: float | None,
+            cfg: Settings) -> bool:
+    if speed_mps is not None:
+        return speed_mps >= cfg.moving_mps
+    if state.fix_at is None or state.lat is None or state.lon is None:
+        return False
+    dt = (at - state.fix_at).total_seconds()
+    return dt > 0 and _dist_m(state.lat, state.lon, lat, lon) / dt >= cfg.moving_mps
+
+
+def _may_start(session: Session, route: Route, state: RouteEtaState, lat: float, lon: float, at: datetime,
+               moving: bool, cfg: Settings) -> bool:
+    """The first movement after the shift starts (moving, or already away from the depot)."""
+    shift = session.get(Shift, route.shift_id) if route.shift_id else None
+    starts = shift.start_at if shift is not None else route.depart_at
+    if at < as_utc(starts):
+        return False
+    if moving:
+        return True
+    depot = session.get(Depot, route.depot_id)
+    return depot is not None and _dist_m(depot.lat, depot.lon, lat, lon) > DEPART_FACTOR * cfg.geofence_radius_m
+
+
+def _last_position(session: Session, route: Route, state: RouteEtaState, stops: list[_Stop]) -> LatLon:
+    if state.lat is not None and state.lon is not None:
+        return LatLon(state.lat, state.lon)
+    for st in reversed(stops):
+        if st.stop.arrived_at is not None:
+            return LatLon(st.order.lat, st.order.lon)
+    depot = session.get(Depot, route.depot_id)
+    return LatLon(depot.lat, depot.lon) if depot is not None else LatLon(stops[0].order.lat, stops[0].order.lon)
+
+
+# --- geofence: arrived / departed / en_route ---
+
+
+def _geofence(session: Session, route: Route, state: RouteEtaState, stops: list[_Stop], lat: float, lon: float,
+              at: datetime, moving: bool, still: bool, cfg: Settings) -> bool:
+    """Returns True when a stop changed."""
+    radius = cfg.geofence_radius_m
+    changed = False
+    # the stop the driver is at (arrived, not left, not completed): left it?
+    for st in stops:
+        s = st.stop
+        if s.status == "arrived" and s.departed_at is None:
+            if _dist_m(st.order.lat, st.order.lon, lat, lon) > DEPART_FACTOR * radius:
+                s.departed_at = at
+                emit(session, route.organization_id, "stop.departed", "route_stop", s.id, ACTOR,
+                     {"route_id": route.id, "order_id": st.order.id, "at": _iso(at)})
+                live.bump(session, route, {"type": "stop", "stop_id": s.id, "order_id": st.order.id,
+                                           "seq": s.seq, "stop_status": s.status, "departed_at": _iso(at)},
+                          st.order.id)
+                changed = True
+            else:
+                state.fence_stop_id, state.fence_since = None, None
+                return changed  # still there: nothing else to detect
+    ahead = [st for st in stops if st.stop.status in ("planned", "en_route")]
+    inside = [(d, k, st) for k, st in enumerate(ahead)
+              if (d := _dist_m(st.order.lat, st.order.lon, lat, lon)) <= radius]
+    if inside:
+        # the next stop if the driver is in its fence, else the nearest
+        _, k, st = min(inside, key=lambda x: (x[1] != 0, x[0]))
+        if state.fence_stop_id != st.stop.id or state.fence_since is None:
+            state.fence_stop_id, state.fence_since = st.stop.id, at
+        dwell = (at - as_utc(state.fence_since)).total_seconds()
+        if dwell >= cfg.geofence_dwell_s or still:
+            try:
+                changed |= live.mark_stop(session, st.stop, "arrived", at=at, actor=ACTOR)
+            except (Conflict, ValueError) as e:  # a stop changed under us (e.g. completed meanwhile)
+                log.info("arrival of stop %s not recorded: %s", st.stop.id, e)
+            state.fence_stop_id, state.fence_since = None, None
+        return changed
+    state.fence_stop_id, state.fence_since = None, None
+    if moving and ahead and ahead[0].stop.status == "planned":
+        try:
+            changed |= live.mark_stop(session, ahead[0].stop, "en_route", at=at, actor=ACTOR)
+        except (Conflict, ValueError) as e:
+            log.info("en_route of stop %s not recorded: %s", ahead[0].stop.id, e)
+    return changed
+
+
+# --- ETAs ---
+
+
+def _refresh(session: Session, route: Route, state: RouteEtaState, stops: list[_Stop], position: LatLon,
+             at: datetime, source: str, cfg: Settings) -> list[dict[str, Any]]:
+    day, zone = _clock(session, route)
+    now = seconds_since_midnight(at, day, zone)
+    ready = now
+    if state.held_until is not None:
+        ready = max(ready, seconds_since_midnight(state.held_until, day, zone))
+    ahead: list[_Stop] = []
+    for st in stops:
+        s = st.stop
+        if s.status in STOP_FINAL:
+            continue
+        if s.status == "arrived":
+            if s.departed_at is None and s.arrived_at is not None:  # still serving it
+                ready = max(ready, seconds_since_midnight(s.arrived_at, day, zone) + st.order.service_s)
+            continue
+        ahead.append(st)
+    breaks: list[Break] = []
+    if not state.break_taken and route.shift_id:
+        shift = session.get(Shift, route.shift_id)
+        if shift is not None and shift.break_s and shift.break_start_at and shift.break_end_at:
+            breaks.append(Break(TimeWindow(seconds_since_midnight(shift.break_start_at, day, zone),
+                                           seconds_since_midnight(shift.break_end_at, day, zone)), shift.break_s))
+    eta_stops = [EtaStop(st.stop.id, LatLon(st.order.lat, st.order.lon), st.order.service_s,
+                         _windows(st.order, day, zone)) for st in ahead]
+    weekday = day.weekday()
+    profile = _profile(cfg.eta_traffic_profile or getattr(cfg, "traffic_profile", None) or "laredo")
+    pred = predict_from(position, now, eta_stops, profile=profile, weekday=weekday,
+                        breaks=breaks, ready_at=ready)
+    state.refreshed_at = at
+    logged = dict(state.logged or {})
+    approached = list(state.approached or [])
+    epoch = int(at.timestamp())
+    etas: list[dict[str, Any]] = []
+    for k, (st, p) in enumerate(zip(ahead, pred.stops)):
+        s, o = st.stop, st.order
+        eta_at = at_seconds(day, zone, p.arrival)
+        old = s.eta_at
+        s.eta_at, s.eta_updated_at = eta_at, at
+        last = logged.get(s.id)
+        moved = old is None or abs((eta_at - as_utc(old)).total_seconds()) >= cfg.eta_history_min_change_s
+        if moved or last is None or epoch - int(last) >= cfg.eta_history_every_s or source != "position":
+            session.add(StopEtaHistory(route_stop_id=s.id, route_id=route.id, predicted_at=at, eta_at=eta_at,
+                                       late_by_s=p.late_by_s, source=source[:20]))
+            logged[s.id] = epoch
+        item = {"stop_id": s.id, "order_id": o.id, "seq": s.seq, "eta_at": _iso(eta_at), "late_by_s": p.late_by_s}
+        etas.append(item)
+        publish_after_commit(session, f"order:{o.id}", {"type": "eta", "route_id": route.id, **item})
+        if s.id not in approached and _approaching(k, p.arrival - now, cfg) and o.status == "out_for_delivery":
+            try:
+                transition(session, ACTOR, o, "approaching")
+            except Conflict as e:
+                log.info("approaching for order %s not sent: %s", o.id, e)
+            approached.append(s.id)
+    state.logged, state.approached = logged, approached
+    publish_after_commit(session, live.topics(route), {"type": "eta", "route_id": route.id, "at": _iso(at),
+                                                      "source": source, "etas": etas})
+    return etas
+
+
+def _approaching(stops_before: int, seconds_away: int, cfg: Settings) -> bool:
+    by_stops = cfg.approaching_stops > 0 and stops_before < cfg.approaching_stops
+    by_time = cfg.approaching_minutes > 0 and seconds_away <= cfg.approaching_minutes * 60
+    return by_stops or by_time
+
+
+__all__ = ["on_position", "refresh_route", "late_stops", "eta_accuracy", "ACTOR"]

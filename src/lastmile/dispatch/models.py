@@ -79,6 +79,43 @@ class RouteStop(Base):
     locked: Mapped[bool] = mapped_column(default=False)  # re-optimization must not move it
 
 
+# --- live ETAs (dispatch/eta.py, migration 0011_eta) ---
+
+
+class StopEtaHistory(Base):
+    """Each published ETA of a stop (appended when it moves or every few minutes), so
+    ETA accuracy can be measured: predicted ``eta_at`` at ``predicted_at`` vs the
+    stop's actual ``arrived_at``."""
+
+    __tablename__ = "stop_eta_history"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("eth"))
+    route_stop_id: Mapped[str] = mapped_column(ForeignKey("route_stops.id"), index=True)
+    route_id: Mapped[str] = mapped_column(ForeignKey("routes.id"), index=True)
+    predicted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    eta_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    late_by_s: Mapped[int] = mapped_column(default=0)
+    source: Mapped[str] = mapped_column(String(20))  # position | refresh | delay | break | ...
+
+
+class RouteEtaState(Base):
+    """What the ETA work remembers about a live route between two fixes: the last
+    refresh (throttle), the geofence being dwelt in, a reported hold, the break,
+    which stops were told "approaching" and when each stop's history was last written."""
+
+    __tablename__ = "route_eta_state"
+    route_id: Mapped[str] = mapped_column(ForeignKey("routes.id"), primary_key=True)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fix_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    fence_stop_id: Mapped[str | None] = mapped_column(String(32))
+    fence_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    break_taken: Mapped[bool] = mapped_column(default=False)
+    approached: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    logged: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # stop id -> last history epoch
+
+
 PROPOSAL_STATUSES = ("open", "applied", "rejected", "stale")
 
 
