@@ -172,6 +172,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router,
               events_router):
         app.include_router(r)
+    from .notifications.endpoints import router as notifications_router  # /notifications/..., /outbox
+    app.include_router(notifications_router)
     from .tracking.endpoints import router as tracking_ingest_router  # /tracking/*, /devices
 
     app.include_router(tracking_ingest_router)

@@ -68,10 +68,10 @@ class SmtpEmail:
         m["Subject"] = msg.subject
         m["Date"] = formatdate(localtime=False)
         m["Message-ID"] = make_msgid(idstring=msg.id, domain="lastmile")
-        m["Content-Language"] = msg.language
         for k, v in msg.headers.items():
             m[k] = v
         m.set_content(msg.body)
+        m["Content-Language"] = msg.language  # after set_content, which drops Content-* headers
         return m
 
     def send(self, msg: Outgoing) -> str:
