@@ -125,6 +125,7 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.command("migrate")(migrate)
     app.add_typer(user_app, name="user")
+    app.add_typer(__import__("lastmile.pod.cli", fromlist=["pod_app"]).pod_app, name="pod")  # lastmile pod verify
     app.command("ingest-mqtt")(__import__("lastmile.tracking.cli", fromlist=["ingest_mqtt"]).ingest_mqtt)
 
 

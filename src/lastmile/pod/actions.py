@@ -149,14 +149,19 @@ def _open_break(ctx: service.Ctx) -> DriverAction | None:
     return last if last is not None and last.type == "break_start" else None
 
 
-def retime(ctx: service.Ctx, shift_s: int) -> str:
+def retime(ctx: service.Ctx, shift_s: int, **hints: Any) -> str:
     """Re-time the rest of the route after a delay or a break: the ETA work's
-    ``refresh_route`` when present, else every open stop's ETA moves by ``shift_s``."""
+    ``refresh_route`` when present (given the hints it accepts: ``delay_s``,
+    ``break_taken``, ``source``), else every open stop's ETA moves by ``shift_s``."""
+    import inspect
+
     from ..dispatch import eta
 
     refresh = getattr(eta, "refresh_route", None)
     if refresh is not None:
-        refresh(ctx.session, ctx.route, ctx.at)
+        accepted = inspect.signature(refresh).parameters
+        kw = {k: v for k, v in {**hints, "settings": ctx.settings}.items() if k in accepted}
+        refresh(ctx.session, ctx.route, ctx.at, **kw)
         return "refresh_route"
     if shift_s <= 0:
         return "none"
@@ -172,7 +177,7 @@ def retime(ctx: service.Ctx, shift_s: int) -> str:
 def _break_start(ctx: service.Ctx, data: Any) -> dict[str, Any]:
     if _open_break(ctx) is not None:
         raise Conflict("a break is already going on", field="type", code="on_break")
-    return {"on_break": True, "retimed": retime(ctx, 0), "flags": ctx.flags}
+    return {"on_break": True, "retimed": retime(ctx, 0, source="break", break_taken=True), "flags": ctx.flags}
 
 
 def _break_end(ctx: service.Ctx, data: Any) -> dict[str, Any]:
@@ -181,11 +186,13 @@ def _break_end(ctx: service.Ctx, data: Any) -> dict[str, Any]:
         raise Conflict("no break is going on", field="type", code="not_on_break")
     began = min(started.device_time, started.server_time)
     length = max(0, round((ctx.at - began).total_seconds()))
-    return {"on_break": False, "break_s": length, "retimed": retime(ctx, length), "flags": ctx.flags}
+    return {"on_break": False, "break_s": length, "flags": ctx.flags,
+            "retimed": retime(ctx, length, source="break_end", delay_s=0, break_taken=True)}
 
 
 def _delay(ctx: service.Ctx, data: Any) -> dict[str, Any]:
-    return {"delay_s": data.minutes * 60, "retimed": retime(ctx, data.minutes * 60), "flags": ctx.flags}
+    return {"delay_s": data.minutes * 60, "flags": ctx.flags,
+            "retimed": retime(ctx, data.minutes * 60, source="delay", delay_s=data.minutes * 60)}
 
 
 _HANDLERS: dict[str, Any] = {

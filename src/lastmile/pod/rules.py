@@ -43,20 +43,13 @@ def defaults(settings: Settings) -> dict[str, Any]:
 
 
 def customer_chose_contactless(session: Session, order: Order) -> bool:
-    """The customer's preference, where the portal keeps it (``order.preferences`` or
-    ``portal.service.order_preferences``); False when nothing is recorded."""
-    prefs = getattr(order, "preferences", None)
-    if prefs is None:
-        try:
-            from ..portal import service as portal  # the customer portal, when installed
-
-            getter = getattr(portal, "order_preferences", None)
-            prefs = getter(session, order) if getter is not None else None
-        except Exception:  # the portal is optional; its absence is "no preference"
-            prefs = None
-    if isinstance(prefs, dict):
-        return bool(prefs.get("contactless"))
-    return bool(getattr(prefs, "contactless", False))
+    """The customer's choice on the tracking page (``portal.service.preferences``);
+    False when the portal is not installed or nothing is recorded."""
+    try:
+        from ..portal.service import preferences  # the customer portal, when installed
+    except ImportError:
+        return False
+    return bool(preferences(session, order).get("contactless"))
 
 
 def rules_for(session: Session, settings: Settings, order: Order) -> Rules:

@@ -98,8 +98,11 @@ def _files(ctx: Ctx, named: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
     return out
 
 
-def _order(ctx: Ctx) -> Order:
+def _order(ctx: Ctx, *, open_stop: bool = True) -> Order:
+    """The stop's order, locked; ``open_stop``: the stop must not be done, failed or skipped."""
     assert ctx.stop is not None
+    if open_stop and ctx.stop.status in ("done", "failed", "skipped"):
+        raise Conflict(f"this stop is already {ctx.stop.status}", field="stop_id")
     order = ctx.session.get(Order, ctx.stop.order_id, with_for_update=True)
     assert order is not None
     return order
@@ -219,7 +222,9 @@ def fail(ctx: Ctx, d: FailData, *, not_attempted: bool = False) -> dict[str, Any
 
 
 def pickup(ctx: Ctx, d: PickupData) -> dict[str, Any]:
-    order = _order(ctx)
+    order = _order(ctx, open_stop=False)
+    if order.kind == "pickup" and ctx.stop is not None and ctx.stop.status in ("done", "failed", "skipped"):
+        raise Conflict(f"this stop is already {ctx.stop.status}", field="stop_id")
     rules = rules_for(ctx.session, ctx.settings, order)
     if len(set(d.scans)) != len(d.scans):
         raise Invalid("the same parcel is scanned twice", field="data.scans")
@@ -238,13 +243,26 @@ def pickup(ctx: Ctx, d: PickupData) -> dict[str, Any]:
     return _result(rec, ctx)
 
 
+def _parcels_on_van(ctx: Ctx) -> dict[str, Order]:
+    """Parcel code -> order, for the delivery stops of the route not done or failed yet."""
+    orders = ctx.session.scalars(select(Order).join(RouteStop, RouteStop.order_id == Order.id).where(
+        RouteStop.route_id == ctx.route.id, RouteStop.status.not_in(("done", "failed", "skipped")),
+        Order.kind != "pickup"))
+    return {code: o for o in orders for code in parcel_codes(o)}
+
+
 def scan_in(ctx: Ctx, codes: list[str]) -> dict[str, Any]:
     """Parcels back at the depot: mark them in; orders to return whose parcels are
     all back become ``returned``."""
     rows = {r.code: r for r in ctx.session.scalars(select(ReturnParcel).where(ReturnParcel.route_id == ctx.route.id))}
+    on_van = _parcels_on_van(ctx)
     matched, unexpected, already = [], [], []
     for code in dict.fromkeys(codes):
         row = rows.get(code)
+        if row is None and code in on_van:  # a parcel of a stop not attempted (yet), brought back
+            _expect_back(ctx, on_van[code], [code], "not_attempted")
+            row = rows[code] = ctx.session.scalar(select(ReturnParcel).where(
+                ReturnParcel.route_id == ctx.route.id, ReturnParcel.code == code))
         if row is None:
             unexpected.append(code)
         elif row.scanned_in_at is not None:
