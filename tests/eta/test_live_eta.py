@@ -303,3 +303,34 @@ def test_eta_accuracy_measures_predictions_against_arrivals(db, published_day, p
     with db.session() as s:
         acc = eta_accuracy(s, [route["id"]])
     assert sum(v["n"] for v in acc.values()) >= 1
+
+
+def test_the_break_is_owed_then_taken_then_over(db, published_day):
+    from lastmile.dispatch.eta import refresh_route
+    from lastmile.dispatch.models import Route
+    from lastmile.fleet.models import Shift
+
+    route = _route(db, published_day)
+    depot = _depot(db, route["depot_id"])
+    s1, *_ = _stops(db, route["id"])
+    t = SHIFT_START + timedelta(minutes=80)  # 09:20
+    fix(db, route, *_toward(depot, (s1["lat"], s1["lon"]), 0.3), t, speed=12.0)
+    e0 = [x["eta_at"] for x in _stops(db, route["id"])]
+
+    def refresh(at, **kw):
+        with db.session() as s:
+            refresh_route(s, s.get(Route, route["id"]), at, settings=CFG, **kw)
+            s.commit()
+        return [x["eta_at"] for x in _stops(db, route["id"])]
+
+    def shifted(a, b, minutes):
+        # (legs driven later are a little faster or slower with the time of day)
+        return all(abs((y - x) - timedelta(minutes=minutes)) <= timedelta(minutes=4) for x, y in zip(a, b))
+
+    with db.session() as s:  # a 30-minute break to start between 09:00 and 11:00: open now
+        shift = s.get(Shift, s.get(Route, route["id"]).shift_id)
+        shift.break_s, shift.break_start_at, shift.break_end_at = 1800, utc(2026, 11, 25, 15), utc(2026, 11, 25, 17)
+        s.commit()
+    assert shifted(e0, refresh(t + timedelta(seconds=30)), 30)  # owed: taken before driving on
+    assert shifted(e0, refresh(t + timedelta(minutes=1), source="break", break_taken=True), 31)  # on it
+    assert shifted(e0, refresh(t + timedelta(minutes=11), source="break_end", delay_s=0, break_taken=True), 11)

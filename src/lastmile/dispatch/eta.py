@@ -120,9 +120,10 @@ def refresh_route(
 ) -> list[dict[str, Any]]:
     """Recompute the route's ETAs now, without a new fix (from the last one, or the
     stop the driver is at or last completed, or the depot). ``delay_s``: the driver
-    reports being held that long from ``at``. ``break_taken=True``: the break is
-    being / has been taken (no longer owed; held for its length unless ``delay_s``
-    says otherwise). Returns the stops' ETAs as broadcast ([] if the route is not live)."""
+    reports being held that long from ``at`` (0: no longer held). ``break_taken=True``:
+    the break is being / has been taken (no longer owed; held for its length unless
+    ``delay_s`` says otherwise, e.g. 0 when it ends). Returns the stops' ETAs as
+    broadcast ([] if the route is not live)."""
     cfg = settings or get_settings()
     at = as_utc(at)
     route = session.get(Route, route.id, with_for_update=True) or route
@@ -135,9 +136,12 @@ def refresh_route(
             shift = session.get(Shift, route.shift_id)
             if shift is not None and shift.break_s:
                 delay_s = shift.break_s
-    if delay_s:
+    if delay_s is not None:  # 0: no longer held (the break or the delay is over)
         until = at + timedelta(seconds=int(delay_s))
-        state.held_until = max(until, state.held_until) if state.held_until else until
+        if delay_s <= 0:
+            state.held_until = None
+        else:
+            state.held_until = max(until, as_utc(state.held_until)) if state.held_until else until
     stops = _stops(session, route)
     return _refresh(session, route, state, stops, _last_position(session, route, state, stops), at, source, cfg)
 
