@@ -187,6 +187,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from .analytics.endpoints import router as analytics_router
 
     app.include_router(analytics_router)
+    from .web.analytics import router as analytics_page_router  # /analytics
+
+    app.include_router(analytics_page_router)
 
     from fastapi import Depends
 

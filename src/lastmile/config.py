@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     auto_migrate: bool = True  # run `alembic upgrade head` on start (SQLite only)
     # None: embedded SQLite job queue in data_dir; redis://127.0.0.1:6379/0 in production
     redis_url: str | None = None
+    # travel model for planning, insertion and the ROI baseline: routing.matrix.profiles name
+    # (laredo: rush hours, school zones, the four bridges and the cross-border rule; none: free
+    # flow with the border; off: neither)
+    traffic_profile: str = "laredo"
     queue_name: str = "lastmile"
     # Requests whose blocking part (database work) runs at once, per server process.
     # More threads than this only queue on the GIL and the database's CPUs instead of

@@ -33,14 +33,16 @@ def _side(distance_m: float, duration_s: float, assigned: int, unassigned: int, 
     }
 
 
-def compare(session: Session, organization_id: str, start: date, end: date, traffic: str = "laredo") -> dict[str, Any]:
+def compare(session: Session, organization_id: str, start: date, end: date, traffic: str | None = None) -> dict[str, Any]:
     plans = list(session.scalars(
         select(Plan).where(Plan.organization_id == organization_id, Plan.status == "published",
                            Plan.date >= start, Plan.date <= end).order_by(Plan.date, Plan.id)))
     ours = {"distance_m": 0.0, "duration_s": 0.0, "assigned": 0, "unassigned": 0, "late": 0, "cost": 0.0, "routes": 0}
     naive = dict(ours)
     days = []
-    profile = profile_named(traffic)
+    from ..config import get_settings
+
+    profile = profile_named(traffic or get_settings().traffic_profile)  # the model the plans were made on
     for plan in plans:
         order_ids = list(session.scalars(
             select(RouteStop.order_id).join(Route, Route.id == RouteStop.route_id).where(Route.plan_id == plan.id)))

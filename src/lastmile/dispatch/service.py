@@ -52,7 +52,14 @@ def run_plan(db: Database, plan_id: str, solver: Solver | None = None) -> str:
     from ..routing.domain import Objective, Options
 
     if solver is None:
-        from ..routing.solve import solve as solver
+        from functools import partial
+
+        from ..config import get_settings
+        from ..routing.matrix.profiles import profile_named
+        from ..routing.solve import solve
+
+        # the time-of-day model and the border (bridges, cross-border skill), as ETAs use
+        solver = partial(solve, traffic=profile_named(get_settings().traffic_profile))
     with db.session() as s:  # claim it atomically: a duplicate or retried job does nothing
         claimed = s.execute(
             update(Plan).where(Plan.id == plan_id, Plan.status.in_(("queued", "failed")))

@@ -34,6 +34,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "signature_pad": ("dist/signature_pad.umd.min.js",),
     "@zxing/library": ("umd/index.min.js",),  # the UMD build of @zxing/browser needs it first
     "@zxing/browser": ("umd/zxing-browser.min.js",),
+    "chart.js": ("dist/chart.umd.min.js",),
 }
 CACHE = "public, max-age=86400"
 

@@ -39,14 +39,22 @@ SCHOOLS = {
     "CBTIS 137 Nuevo Laredo": (27.4540, -99.5380),
 }
 
+# The river, upstream to downstream, through the bridges' crossing points: downtown
+# Laredo (San Agustin, Houston St) is on the US bank just north of Gateway to the
+# Americas; the line is coarse elsewhere (a few hundred metres), which only matters
+# for addresses right on the bank.
 RIO_GRANDE = (
     LatLon(27.700, -99.760),
     LatLon(27.640, -99.600),
-    LatLon(27.600, -99.537),
-    LatLon(27.555, -99.525),
-    LatLon(27.520, -99.515),
-    LatLon(27.500, -99.505),
-    LatLon(27.475, -99.490),
+    LatLon(27.5990, -99.5370),  # World Trade Bridge
+    LatLon(27.560, -99.540),
+    LatLon(27.530, -99.535),
+    LatLon(27.508, -99.525),  # Laredo College (Fort McIntosh) bank
+    LatLon(27.5010, -99.5130),
+    LatLon(27.4994, -99.5075),  # Gateway to the Americas
+    LatLon(27.4958, -99.5020),  # Juarez-Lincoln
+    LatLon(27.4900, -99.4950),
+    LatLon(27.4750, -99.4950),
     LatLon(27.440, -99.485),
     LatLon(27.400, -99.470),
     LatLon(27.350, -99.460),
