@@ -187,6 +187,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from .analytics.endpoints import router as analytics_router
 
     app.include_router(analytics_router)
+    from .portal.endpoints import router as portal_router  # /t/{token}/... API, /orders/{id}/messages
+    from .web.portal import router as portal_page_router  # the tracking page /t/{token}
+
+    app.include_router(portal_router)
+    app.include_router(portal_page_router)
     from .web.analytics import router as analytics_page_router  # /analytics
 
     app.include_router(analytics_page_router)

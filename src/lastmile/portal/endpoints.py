@@ -1,0 +1,163 @@
+"""The customer's API under ``/t/{token}/…`` (public, by the tracking token in their
+link) and the driver's and dispatcher's side of the conversation,
+``/orders/{order_id}/messages``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from ..auth.access import Principal, allow, client_ip, public, rate_limit_store
+from ..config import Settings
+from ..errors import NotFound
+from ..kit.broadcast import sse
+from ..kit.ratelimit import RateLimited
+from ..kit.schema import Id
+from ..kit.web import get_app_settings, get_session
+from ..orders.models import Order
+from ..orders.service import order_for_tracking_token
+from . import service
+from .schemas import (
+    CustomerMessageOut,
+    MessageIn,
+    PreferencesIn,
+    PreferencesOut,
+    RatingIn,
+    RatingOut,
+    RescheduleIn,
+    SlotOut,
+    StaffMessageOut,
+    TrackingState,
+)
+from .stream import CustomerFilter
+
+router = APIRouter(tags=["portal"])
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+                            description="the tracking token from the customer's link")]
+talkers = allow("admin", "dispatcher", "driver")
+# unknown or expired tracking links per client address and window before 429
+MISSES_LIMIT = 60
+MISSES_WINDOW_S = 600
+SSE_RESPONSE = {200: {"description": "Server-Sent Events; each `data:` line is one JSON message",
+                      "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+def find_order(request: Request, session: Session, settings: Settings, token: str) -> Order:
+    """The order behind a tracking token; unknown and expired tokens are the same 404
+    (nothing about the order), and an address that keeps guessing gets 429."""
+    try:
+        return order_for_tracking_token(session, settings, token)
+    except NotFound:
+        session.close()  # hand the connection back first: the counter may need SQLite's one writer
+        misses, reset_in = rate_limit_store(request).add("portal-miss:" + client_ip(request), 1, MISSES_WINDOW_S)
+        if misses > MISSES_LIMIT:
+            raise RateLimited("too many unknown tracking links from this address", reset_in) from None
+        raise NotFound("this tracking link does not exist or has expired") from None
+
+
+def _order(request: Request, token: Token, session: SessionDep, settings: SettingsDep) -> Order:
+    return find_order(request, session, settings, token)
+
+
+async def _no_store(response: Response) -> None:
+    """A customer's delivery details are never kept by caches or shared devices' history."""
+    response.headers["cache-control"] = "no-store"
+
+
+OrderDep = Annotated[Order, Depends(_order)]
+Public = [Depends(public), Depends(_no_store)]
+
+
+@router.get("/t/{token}/state", response_model=TrackingState, dependencies=Public)
+def tracking_state(order: OrderDep, session: SessionDep) -> dict[str, Any]:
+    """Status, ETA window, stops before this one, the driver's first name, and the
+    driver's position only while the driver is heading to this stop."""
+    return service.state(session, order)
+
+
+@router.get("/t/{token}/stream", responses=SSE_RESPONSE, response_model=None, dependencies=Public)
+async def tracking_stream(request: Request, token: Token) -> object:
+    """Live changes for the tracking page as Server-Sent Events: the driver's position
+    (only while heading to this stop), ETA, stop status, messages, and ``refresh``
+    when the page should reload its state."""
+    db = request.app.state.db
+    settings = request.app.state.settings
+
+    def load() -> tuple[CustomerFilter, dict[str, Any]]:
+        with db.read_sessions() as session:
+            order = find_order(request, session, settings, token)
+            found = service._live_stop(session, order)
+            stop, route = found if found is not None else (None, None)
+            filt = CustomerFilter(order_id=order.id, stop_id=stop.id if stop else None,
+                                  route_id=route.id if route else None, stop_status=stop.status if stop else None,
+                                  order_status=order.status)
+            return filt, {"type": "state", "state": service.state(session, order)}
+
+    filt, initial = await run_in_threadpool(load)
+    return sse(request, filt.topics(), initial=initial, transform=filt)
+
+
+@router.get("/t/{token}/messages", response_model=list[CustomerMessageOut], dependencies=Public)
+def customer_messages(order: OrderDep, session: SessionDep) -> list[dict[str, Any]]:
+    """The conversation with the driver (relayed: no phone numbers)."""
+    return service.state(session, order)["messages"]
+
+
+@router.post("/t/{token}/messages", response_model=CustomerMessageOut, status_code=201, dependencies=Public)
+def customer_send(body: MessageIn, order: OrderDep, session: SessionDep) -> dict[str, Any]:
+    """Write to the driver; the driver's app and the dispatch console see it at once."""
+    msg = service.add_message(session, order, service.CUSTOMER, body.body)
+    session.commit()
+    return service.customer_message(msg, "")
+
+
+@router.patch("/t/{token}/preferences", response_model=PreferencesOut, dependencies=Public)
+def change_preferences(body: PreferencesIn, order: OrderDep, session: SessionDep) -> dict[str, Any]:
+    """Delivery instructions, a safe place, contactless delivery (until delivered)."""
+    out = service.set_preferences(session, order, body.model_dump(exclude_unset=True))
+    session.commit()
+    return out
+
+
+@router.get("/t/{token}/slots", response_model=list[SlotOut], dependencies=Public)
+def slots(order: OrderDep, session: SessionDep) -> list[dict[str, Any]]:
+    """Slots this order can move to (from tomorrow); ``green`` ones are on the way of
+    another delivery."""
+    return service.offered_slots(session, order)
+
+
+@router.post("/t/{token}/reschedule", response_model=TrackingState, dependencies=Public)
+def reschedule(body: RescheduleIn, order: OrderDep, session: SessionDep) -> dict[str, Any]:
+    """Move a failed or not yet dispatched delivery to an offered slot."""
+    service.reschedule(session, order, body.start, body.end)
+    session.commit()
+    return service.state(session, order)
+
+
+@router.post("/t/{token}/rating", response_model=RatingOut, status_code=201, dependencies=Public)
+def rate(body: RatingIn, order: OrderDep, session: SessionDep) -> dict[str, Any]:
+    """Rate the delivery 1-5 with a comment, once, after it is completed."""
+    r = service.rate(session, order, body.score, body.comment)
+    session.commit()
+    return {"score": r.score, "comment": r.comment}
+
+
+@router.get("/orders/{order_id}/messages", response_model=list[StaffMessageOut])
+def staff_messages(order_id: Id, session: SessionDep, p: Principal = Depends(talkers)) -> list[dict[str, Any]]:
+    """The conversation with the customer; a driver only for orders on their routes."""
+    order = service.order_for_staff(session, p, order_id)
+    return [service.staff_message(m) for m in service.messages(session, order)]
+
+
+@router.post("/orders/{order_id}/messages", response_model=StaffMessageOut, status_code=201)
+def staff_send(order_id: Id, body: MessageIn, session: SessionDep, p: Principal = Depends(talkers)) -> dict[str, Any]:
+    """Write to the customer (their tracking page shows it; no phone number is shared)."""
+    order = service.order_for_staff(session, p, order_id)
+    msg = service.add_message(session, order, "driver" if p.role == "driver" else "staff", body.body, p.actor)
+    session.commit()
+    return service.staff_message(msg)
