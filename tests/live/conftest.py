@@ -36,6 +36,14 @@ def make_order(s, world, lat, lon, *, status="assigned", window=None, skills=(),
     return o
 
 
+@pytest.fixture(autouse=True)
+def replay_clock(monkeypatch):
+    """The live day is replayed at 08:00 local on TODAY, whatever the wall clock says."""
+    from lastmile.dispatch import moves
+
+    monkeypatch.setattr(moves, "clock", lambda: NOW)
+
+
 @pytest.fixture
 def live_day(db, world):
     """Two published routes (shift1: 4 stops, shift2: 4 stops), timed by the engine."""

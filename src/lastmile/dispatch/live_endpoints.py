@@ -3,9 +3,9 @@ proposals, driver unavailable, delivery slots."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 from sqlalchemy.orm import Session
 
@@ -94,3 +94,131 @@ def offer(body: SlotsIn, session: SessionDep, p: Principal = Depends(allow("admi
     return {"slots": offer_slots(session, p.organization_id, lat=body.lat, lon=body.lon, depot_id=body.depot_id,
                                  start=body.start, days=body.days, demand_parcels=body.demand_parcels,
                                  service_s=body.service_s)}
+
+
+# --- proposals ------------------------------------------------------------------
+
+
+@router.get("/proposals")
+def list_proposals(
+    session: SessionDep, p: Principal = Depends(staff),
+    status: Annotated[Literal["open", "applied", "rejected"] | None, Query()] = None,
+    date: Annotated[ServiceDate | None, Query()] = None,
+) -> dict[str, Any]:
+    """Proposed changes to the live routes, newest first (``?status=open`` for the ones
+    waiting for a decision)."""
+    from sqlalchemy import select
+
+    from .models import Proposal
+    from .proposals import to_json
+
+    q = select(Proposal).where(Proposal.organization_id == p.organization_id)
+    if status is not None:
+        q = q.where(Proposal.status == status)
+    if date is not None:
+        q = q.where(Proposal.date == date)
+    rows = session.scalars(q.order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(200))
+    return {"proposals": [to_json(x) for x in rows]}
+
+
+def _proposal(session: Session, proposal_id: str, p: Principal):  # type: ignore[no-untyped-def]
+    from .models import Proposal
+
+    prop = session.get(Proposal, proposal_id, with_for_update=True)
+    if prop is None or prop.organization_id != p.organization_id:
+        from ..errors import NotFound
+
+        raise NotFound("proposal not found")
+    return prop
+
+
+@router.post("/proposals/{proposal_id}/apply")
+def apply_proposal(proposal_id: Id, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """Apply a proposal; 409 when it is no longer open or a route it changes has changed since."""
+    from . import proposals
+
+    out = proposals.to_json(proposals.apply(session, p, _proposal(session, proposal_id, p)))
+    session.commit()
+    return out
+
+
+@router.post("/proposals/{proposal_id}/reject")
+def reject_proposal(proposal_id: Id, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    from . import proposals
+
+    out = proposals.to_json(proposals.reject(session, p, _proposal(session, proposal_id, p)))
+    session.commit()
+    return out
+
+
+@router.post("/routes/{route_id}/unavailable")
+def route_unavailable(route_id: Id, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """The route's driver cannot go on (breakdown, illness): the shift is marked
+    unavailable and a proposal spreads the remaining stops over the other routes."""
+    from ..auth.service import record_audit
+    from ..errors import Conflict
+    from ..fleet.models import Shift
+    from . import proposals
+
+    route = get_in_org(session, Route, route_id, p.organization_id, "route")
+    if not route.published or route.status == "finished":
+        raise Conflict("only a live route can be redistributed", field="route_id")
+    shift = session.get(Shift, route.shift_id) if route.shift_id else None
+    if shift is not None and shift.available:
+        shift.available = False
+        record_audit(session, p, "shift.unavailable", "shift", shift.id, {"available": True}, {"available": False})
+    prop = proposals.redistribute(session, route)
+    session.commit()
+    return {"proposal": proposals.to_json(prop) if prop is not None else None}
+
+
+class PolicyIn(Schema):
+    auto_apply_insertions: bool | None = None
+    allow_next_stop: bool | None = None
+    slot_template: dict[str, list[list[str]]] | None = Field(
+        default=None, description='weekday (0 = Monday) -> [["HH:MM","HH:MM"], ...]; {} = the default template')
+
+
+def _policy_json(pol: Any) -> dict[str, Any]:
+    return {"auto_apply_insertions": pol.auto_apply_insertions, "allow_next_stop": pol.allow_next_stop,
+            "slot_template": pol.slot_template or {}}
+
+
+@router.get("/dispatch/policy")
+def get_policy(session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """What re-optimization may do on its own, and the delivery slot template."""
+    from .proposals import policy_for
+
+    return _policy_json(policy_for(session, p.organization_id))
+
+
+@router.patch("/dispatch/policy")
+def set_policy(body: PolicyIn, session: SessionDep, p: Principal = Depends(allow("admin"))) -> dict[str, Any]:
+    from ..auth.service import record_audit
+    from ..errors import Invalid
+    from ..kit.time import utcnow
+    from ..routing.slots import template_from
+    from .models import DispatchPolicy
+
+    pol = session.get(DispatchPolicy, p.organization_id)
+    if pol is None:
+        pol = DispatchPolicy(organization_id=p.organization_id, auto_apply_insertions=False, allow_next_stop=False,
+                             slot_template={})
+        session.add(pol)
+    before = _policy_json(pol)
+    if body.slot_template is not None:
+        try:
+            template_from(body.slot_template)
+        except (ValueError, TypeError) as e:
+            raise Invalid(f"slot_template: {e}", field="slot_template") from None
+        pol.slot_template = body.slot_template
+    if body.auto_apply_insertions is not None:
+        pol.auto_apply_insertions = body.auto_apply_insertions
+    if body.allow_next_stop is not None:
+        pol.allow_next_stop = body.allow_next_stop
+    pol.updated_at = utcnow()
+    session.flush()
+    record_audit(session, p, "dispatch.policy", "organization", p.organization_id, before, _policy_json(pol))
+    out = _policy_json(pol)
+    session.commit()
+    return out

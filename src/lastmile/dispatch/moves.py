@@ -38,6 +38,11 @@ from .models import STOP_FINAL, Plan, Route, RouteStop
 from .problem import BIG
 
 DAY_S = 24 * 3600
+
+
+def clock() -> datetime:
+    """Now; tests replace it to replay a day."""
+    return utcnow()
 LIVE_ORDER = ("pending", "assigned", "out_for_delivery")
 
 
@@ -130,7 +135,7 @@ def load_day(session: Session, organization_id: str, day: date, *, now: datetime
              extra: list[Order] | tuple[Order, ...] = (), extra_stops: tuple[d.Stop, ...] = (),
              routes: list[Route] | None = None, planned: bool = False,
              allow_next: bool | None = None) -> LiveDay:
-    now = now or utcnow()
+    now = now or clock()
     routes = day_routes(session, organization_id, day, planned=planned) if routes is None else routes
     depot_ids = sorted({r.depot_id for r in routes} | {o.depot_id for o in extra})
     depots = {x.id: x for x in session.scalars(select(Depot).where(Depot.id.in_(depot_ids)))} if depot_ids else {}
@@ -348,23 +353,33 @@ def plan_move(session: Session, ld: LiveDay, order: Order, to_route_id: str | No
                 k = target.min_position
         base.insert(k, order.id)
         new[to_route_id] = tuple(base)
-    old_cost = new_cost = 0.0
-    old_dur = new_dur = old_dist = new_dist = old_late = new_late = 0
-    for rid, seq in new.items():
-        before, after = ld.timing(rid, ld.routes[rid].seq), ld.timing(rid, seq)
-        old_cost += ld.cost(rid, before) if ld.routes[rid].seq else 0.0
-        new_cost += ld.cost(rid, after) if seq else 0.0
-        old_dur += before.route.duration_s if ld.routes[rid].seq else 0
-        new_dur += after.route.duration_s if seq else 0
-        old_dist += before.route.distance_m
-        new_dist += after.route.distance_m
-        old_late, new_late = old_late + len(before.late), new_late + len(after.late)
-        if to_route_id == rid:
-            reasons += _reasons(ld, after, rid)
-    delta = {"duration_s": int(new_dur - old_dur), "distance_m": int(new_dist - old_dist),
-             "late_stops": int(new_late - old_late), "cost": round((new_cost - old_cost) / 1000)}
+    delta, timings = delta_of(ld, new)
+    if to_route_id is not None:
+        reasons += _reasons(ld, timings[to_route_id], to_route_id)
     changes = [{"route_id": rid, "order_ids": list(seq)} for rid, seq in new.items()]
     return MoveResult(not reasons, reasons, delta, list(new), changes), new
+
+
+def delta_of(ld: LiveDay, new: dict[str, tuple[str, ...]]) -> tuple[dict[str, Any], dict[str, Timing]]:
+    """The change in working time, distance, late stops and cost (minor units) if the
+    routes in ``new`` took those sequences; and each new exact timing."""
+    old_cost = new_cost = 0.0
+    old_dur = new_dur = old_dist = new_dist = old_late = new_late = 0
+    timings: dict[str, Timing] = {}
+    for rid, seq in new.items():
+        cur = ld.routes[rid].seq
+        before, after = ld.timing(rid, cur), ld.timing(rid, seq)
+        timings[rid] = after
+        old_cost += ld.cost(rid, before) if cur else 0.0
+        new_cost += ld.cost(rid, after) if seq else 0.0
+        old_dur += before.route.duration_s if cur else 0
+        new_dur += after.route.duration_s if seq else 0
+        old_dist += before.route.distance_m if cur else 0
+        new_dist += after.route.distance_m if seq else 0
+        old_late, new_late = old_late + len(before.late), new_late + len(after.late)
+    delta = {"duration_s": int(new_dur - old_dur), "distance_m": int(new_dist - old_dist),
+             "late_stops": int(new_late - old_late), "cost": round((new_cost - old_cost) / 1000)}
+    return delta, timings
 
 
 def _best_position(ld: LiveDay, route_id: str, seq: tuple[str, ...], order_id: str) -> int | None:
@@ -423,7 +438,7 @@ def apply_sequences(session: Session, ld: LiveDay, new: dict[str, tuple[str, ...
 
 
 def move(session: Session, p: Principal, body: dict[str, Any], *, apply: bool, now: datetime | None = None) -> dict[str, Any]:
-    now = now or utcnow()
+    now = now or clock()
     order = session.get(Order, str(body.get("order_id") or ""))
     if order is None or order.organization_id != p.organization_id:
         raise NotFound("order not found", field="order_id")

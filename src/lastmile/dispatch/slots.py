@@ -40,7 +40,9 @@ def offer_slots(session: Session, organization_id: str, *, lat: float, lon: floa
     from .proposals import policy_for
 
     template = rs.template_from(policy_for(session, organization_id).slot_template or None)
-    now = now or utcnow()
+    from .moves import clock
+
+    now = now or clock()
     place = d.LatLon(lat, lon)
     base = d.Stop("slot", place, service_s=service_s, demand=(0, 0, max(0, demand_parcels)))
     out: list[dict[str, Any]] = []
