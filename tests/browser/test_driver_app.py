@@ -99,7 +99,7 @@ def phone(browser, live, blocked, page_errors, request):
     asks (``@pytest.mark.parametrize("phone", ["en-US"], indirect=True)``)."""
     locale = getattr(request, "param", "es-MX")
     context = browser.new_context(base_url=live.url, viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale=locale, geolocation={"latitude": HERE[0], "longitude": HERE[1],
+                                  has_touch=True, locale=locale, timezone_id="America/Chicago", geolocation={"latitude": HERE[0], "longitude": HERE[1],
                                                                               "accuracy": 8},
                                   permissions=["geolocation"])
 
@@ -324,6 +324,10 @@ def test_screens_in_english_and_the_switch_is_remembered(phone, live, jpeg, scre
     page.locator("[data-act=map]").tap()
     page.locator("#map .pin").first.wait_for()
     assert page.locator("#map .pin").count() == 5
+    page.wait_for_function("() => window.lastmileDriver.state.position !== null", timeout=15_000)
+    page.locator("[data-act=list]").first.tap()
+    page.locator("[data-act=map]").tap()
+    page.locator("#map .me-pin").wait_for()  # the driver's position
     screenshot(page, "driver-map-en")
     # the switch: to Spanish, and it stays after a reload
     page.locator("#lang").tap()
@@ -337,3 +341,28 @@ def test_screens_in_english_and_the_switch_is_remembered(phone, live, jpeg, scre
     page.locator("[data-act=deliver]").tap()
     screenshot(page, "driver-pod-es")
     assert page_errors == []
+
+
+def test_the_open_app_reports_its_position(phone, live):
+    paths = httpx.get(f"{live.url}/openapi.json", timeout=10).json().get("paths", {})
+    if "/tracking/positions" not in paths or "/driver/today" not in paths:
+        pytest.skip("the tracking ingest (/tracking/positions) is not in this build yet")
+    from sqlalchemy import select
+
+    from lastmile.tracking.models import Position
+
+    seeded = seed_route(live, stops=STOPS[:2])
+    page = phone
+    sign_in(page, seeded["email"])
+    page.wait_for_function("() => window.lastmileDriver.state.position !== null", timeout=15_000)
+    fixes = []
+    for _ in range(40):
+        with live.db.session() as s:
+            fixes = s.execute(select(Position.lat, Position.lon, Position.source)
+                              .where(Position.driver_id == seeded["driver_id"])).all()
+        if fixes:
+            break
+        page.wait_for_timeout(500)
+    assert fixes, "no position reached the server"
+    lat, lon, source = fixes[0]
+    assert abs(lat - HERE[0]) < 1e-6 and abs(lon - HERE[1]) < 1e-6

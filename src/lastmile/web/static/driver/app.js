@@ -54,6 +54,7 @@ function view() {
     if (a.route_id !== r.id) continue;
     if (a.type === "start_shift" && out.status === "planned") out.status = "started";
     if (a.type === "end_shift") out.status = "finished";
+    if (["deliver", "fail", "pickup"].includes(a.type) && out.status === "planned") out.status = "started";
     const s = a.stop_id && out.stops.find((x) => x.id === a.stop_id);
     if (s && LOCAL_STATUS[a.type] && !FINAL.includes(s.status)) {
       s.status = LOCAL_STATUS[a.type];
@@ -180,10 +181,15 @@ function startStream() {
       refreshSoon();
     } else if ((msg.type === "route" || msg.type === "stop") && (!r || msg.route_id !== r.id)) {
       refreshSoon();
-    } else if (msg.type === "message" && msg.order_id) {
-      (S.messages[msg.order_id] = S.messages[msg.order_id] || []).push(msg.message || msg);
-      toast(`✉ ${(msg.message && (msg.message.body || msg.message.text)) || msg.body || msg.text || ""}`, 6000);
-      if (S.view.name === "stop") render();
+    } else if (msg.type === "message") {
+      const m = msg.message || msg;
+      const orderId = m.order_id || msg.order_id;
+      if (!orderId) return;
+      const list = (S.messages[orderId] = S.messages[orderId] || []);
+      if (m.id && list.some((x) => x.id === m.id)) return;
+      list.push(m);
+      if (m.sender === "customer") toast(`✉ ${m.body || m.text || ""}`, 6000);
+      if (S.view.name === "stop") rerenderForm();
     }
   };
 }
@@ -271,14 +277,14 @@ function listScreen() {
           ${s.cod && s.cod.amount ? `<span class="tag tag-cod">${t("cod")} ${esc(money(s.cod.amount, s.cod.currency))}</span>` : ""}
           <span class="tag">${t("parcels")}: ${s.parcels ?? codesOf(s).length}</span>
           ${s.status !== "planned" ? `<span class="tag tag-st">${t(`status_${s.status}`)}</span>` : ""}
-          ${s.queued ? `<span class="tag tag-q">⏳ ${t("pending_send")}</span>` : ""}
+          ${s.queued ? `<span class="tag tag-q">${t("pending_send")}</span>` : ""}
         </span>
       </span></button></li>`;
   }).join("");
   return `<section class="head">
       <h1>${t("today")}</h1>
-      <p class="muted">${t("stops_left", { n: left })}${S.fromCache ? ` · ${t("cached_copy")}` : ""}</p>
-      <div class="row2"><button class="btn" data-act="map">🗺 ${t("map")}</button>
+      <p class="muted">${left === 1 ? t("stop_left") : t("stops_left", { n: left })}${S.fromCache ? ` · ${t("cached_copy")}` : ""}</p>
+      <div class="row2"><button class="btn" data-act="map">${t("map")}</button>
       <button class="btn ghost" data-act="logout">${t("sign_out")}</button></div>
       ${shiftBar(v)}
     </section>
@@ -286,7 +292,7 @@ function listScreen() {
 }
 
 function mapScreen() {
-  return `<div class="row2 sticky"><button class="btn" data-act="list">☰ ${t("list")}</button></div>
+  return `<div class="sticky"><button class="btn" data-act="list">☰ ${t("list")}</button></div>
     <div id="map" class="map"></div>`;
 }
 
@@ -294,10 +300,11 @@ function navLinks(s) {
   const ll = `${s.lat},${s.lon}`;
   const label = encodeURIComponent(s.contact?.name || s.address || "");
   return `<a class="btn primary big" href="geo:${ll}?q=${ll}(${label})">➤ ${t("navigate")}</a>
-    <p class="open-in">${t("open_in")}:
-      <a href="https://www.google.com/maps/dir/?api=1&destination=${ll}" target="_blank" rel="noopener">Google Maps</a>
-      <a href="https://maps.apple.com/?daddr=${ll}" target="_blank" rel="noopener">Apple Maps</a>
-      <a href="https://osmand.net/map?pin=${ll}#17/${s.lat}/${s.lon}" target="_blank" rel="noopener">OsmAnd</a></p>`;
+    <p class="muted">${t("open_in")}:</p>
+    <div class="row3 open-in">
+      <a class="btn" href="https://www.google.com/maps/dir/?api=1&destination=${ll}" target="_blank" rel="noopener">Google</a>
+      <a class="btn" href="https://maps.apple.com/?daddr=${ll}" target="_blank" rel="noopener">Apple</a>
+      <a class="btn" href="https://osmand.net/map?pin=${ll}#17/${s.lat}/${s.lon}" target="_blank" rel="noopener">OsmAnd</a></div>`;
 }
 
 function stopScreen(s) {
@@ -312,24 +319,31 @@ function stopScreen(s) {
       <p class="muted">${t("stop")} ${s.seq} · ${s.kind === "pickup" ? t("pickup") : t("delivery")} · ${esc(eta.label)} <b>${esc(clock(eta.at))}</b></p>
       <h1>${esc(s.contact?.name || s.reference)}</h1>
       <p class="big-text">${esc(s.address)}</p>
-      ${phone ? `<div class="row2"><a class="btn" href="tel:${esc(phone)}">📞 ${t("call")}</a><a class="btn" href="sms:${esc(phone)}">💬 ${t("sms")}</a></div>` : ""}
+      ${phone ? `<div class="row2"><a class="btn" href="tel:${esc(phone)}">${t("call")}</a><a class="btn" href="sms:${esc(phone)}">${t("sms")}</a></div>` : ""}
       ${navLinks(s)}
     </section>
+    ${actionsBlock(s)}
     ${s.instructions ? `<section class="card note"><h2>${t("instructions")}</h2><p>${esc(s.instructions)}</p></section>` : ""}
     ${s.cod && s.cod.amount ? `<section class="card cod"><h2>${t("cod")}</h2><p class="big-text">${esc(money(s.cod.amount, s.cod.currency))}</p></section>` : ""}
     <section class="card"><h2>${t("parcels")}: ${s.parcels ?? codes.length}</h2>
       ${codes.length ? `<ul class="codes">${codes.map((c) => `<li>${esc(c)}</li>`).join("")}</ul>` : ""}</section>
     <section class="card" id="messages" ${msgs === null ? "hidden" : ""}><h2>${t("messages")}</h2>
-      ${msgs && msgs.length ? `<ul class="msgs">${msgs.map((m) => `<li><b>${esc(m.sender || m.from || m.author || "")}</b> ${esc(m.body || m.text || m.message || "")} <span class="muted">${esc(clock(m.at || m.created_at))}</span></li>`).join("")}</ul>` : `<p class="muted">${t("no_messages")}</p>`}
+      ${msgs && msgs.length ? `<ul class="msgs">${msgs.map((m) => `<li class="msg-${esc(m.sender)}"><b>${esc(t(`sender_${m.sender}`) || m.sender || "")}</b> ${esc(m.body || m.text || "")} <span class="muted">${esc(clock(m.at || m.created_at))}</span></li>`).join("")}</ul>` : `<p class="muted">${t("no_messages")}</p>`}
+      <form class="row-in" data-form="message" data-order="${esc(s.order_id)}"><input name="body" maxlength="1000" autocomplete="off" aria-label="${t("reply")}" placeholder="${t("reply")}"><button class="btn" type="submit">${t("send")}</button></form>
     </section>
-    ${fin ? `<p class="big-text st-${s.status}">${t(`status_${s.status}`)}${s.queued ? ` · ⏳ ${t("pending_send")}` : ""}</p>` : `
-    <div class="actions">
-      ${s.status === "planned" || s.status === "en_route" ? `<button class="btn big" data-act="arrive" data-id="${esc(s.id)}">📍 ${t("arrived")}</button>` : ""}
+    `;
+}
+
+function actionsBlock(s) {
+  const fin = FINAL.includes(s.status);
+  if (fin) return `<p class="card big-text st-${s.status}">${t(`status_${s.status}`)}${s.queued ? ` · ${t("pending_send")}` : ""}</p>`;
+  return `<div class="actions">
+      ${s.status === "planned" || s.status === "en_route" ? `<button class="btn big" data-act="arrive" data-id="${esc(s.id)}">${t("arrived")}</button>` : ""}
       ${s.kind === "pickup"
         ? `<button class="btn primary big" data-act="pickup" data-id="${esc(s.id)}">✔ ${t("do_pickup")}</button>`
         : `<button class="btn primary big" data-act="deliver" data-id="${esc(s.id)}">✔ ${t("deliver")}</button>`}
       <button class="btn danger big" data-act="fail" data-id="${esc(s.id)}">✖ ${t("fail")}</button>
-    </div>`}`;
+    </div>`;
 }
 
 async function loadMessages(s) {
@@ -360,7 +374,7 @@ function scanBlock(s, label) {
   return `<section class="card"><h2>${label}</h2>
     ${codes.length ? `<p class="muted">${t("scanned", { a: f.scans.filter((c) => codes.includes(c)).length, b: codes.length })}</p>` : ""}
     <ul class="codes scans">${list}${extra}</ul>
-    <button class="btn big" type="button" data-act="camera">📷 ${t("scan_camera")}</button>
+    <button class="btn big" type="button" data-act="camera">${t("scan_camera")}</button>
     <div class="scanner" id="scanner" hidden><video id="video" playsinline muted></video>
       <button class="btn" type="button" data-act="camera-off">✖</button></div>
     <div class="row-in"><input id="code" name="code" autocomplete="off" autocapitalize="characters" placeholder="${t("scan_typed")}" aria-label="${t("scan_typed")}">
@@ -373,7 +387,7 @@ function photoBlock(required) {
   const thumbs = f.photos.map((p, i) => `<li><img alt="" src="${p.url}"><button class="btn ghost small" type="button" data-act="photo-rm" data-i="${i}">${t("remove")}</button></li>`).join("");
   return `<section class="card"><h2>${t("photos")}${required ? " *" : ""}</h2>
     <ul class="thumbs">${thumbs}</ul>
-    <label class="btn big file">📷 ${t("take_photo")}<input id="photo" type="file" accept="image/*" capture="environment" multiple hidden></label>
+    <label class="btn big file">${t("take_photo")}<input id="photo" type="file" accept="image/*" capture="environment" multiple hidden></label>
   </section>`;
 }
 
@@ -483,8 +497,8 @@ function delayScreen() {
 function breakScreen() {
   return `<button class="btn ghost back" data-act="list">← ${t("back")}</button>
     <section class="card"><h1>${t("take_break")}</h1>
-    <button class="btn primary big" data-act="break-start" data-planned="1">☕ ${t("planned_break")}</button>
-    <button class="btn big" data-act="break-start" data-planned="0">⏸ ${t("unplanned_break")}</button></section>`;
+    <button class="btn primary big" data-act="break-start" data-planned="1">${t("planned_break")}</button>
+    <button class="btn big" data-act="break-start" data-planned="0">${t("unplanned_break")}</button></section>`;
 }
 
 function returnCodes() {
@@ -629,6 +643,19 @@ async function onSubmit(form) {
     } catch (e) {
       err.textContent = e instanceof Offline ? t("offline_login") : e instanceof HttpError && e.status === 403 ? t("not_driver") : t("bad_login");
       err.hidden = false;
+    }
+    return;
+  }
+  if (kind === "message") {
+    const body = form.body.value.trim();
+    if (!body) return;
+    try {
+      const m = await post(`/orders/${encodeURIComponent(form.dataset.order)}/messages`, { body });
+      const list = (S.messages[form.dataset.order] = S.messages[form.dataset.order] || []);
+      if (!list.some((x) => x.id === m.id)) list.push(m);
+      rerenderForm();
+    } catch (e) {
+      toast(e instanceof Offline ? t("offline") : String(e.message || e));
     }
     return;
   }

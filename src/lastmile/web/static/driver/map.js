@@ -29,8 +29,9 @@ export function drawMap(el, stops, position, tiles) {
   if (points.length > 1) L.polyline(points, { color: "#0b3d91", weight: 5, opacity: 0.8 }).addTo(map);
   const all = [...points];
   if (position) {
-    me = L.circleMarker([position.lat, position.lon], { radius: 10, color: "#fff", weight: 3, fillColor: "#d90000",
-                                                        fillOpacity: 1 }).addTo(map).bindTooltip(t("your_position"));
+    const icon = L.divIcon({ className: "me-pin", html: `<span>${t("your_position")}</span>`, iconSize: [22, 22],
+                             iconAnchor: [11, 11] });
+    me = L.marker([position.lat, position.lon], { icon, zIndexOffset: 1000, title: t("your_position") }).addTo(map);
     all.push([position.lat, position.lon]);
   }
   if (all.length) map.fitBounds(L.latLngBounds(all).pad(0.15), { maxZoom: 16 });
