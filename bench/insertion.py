@@ -23,6 +23,8 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import dataclasses
+import pickle
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -43,22 +45,29 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
 
 
-def live_plan(n_stops: int, n_vehicles: int, n_orders: int, seed: int, solve_s: float):
+def live_plan(n_stops: int, n_vehicles: int, n_orders: int, seed: int, solve_s: float, balance: float = 0.0):
     """(context over all stops, sequences of the solved plan, ids of the orders still to come)."""
     full = generate(n_stops + n_orders, n_vehicles, seed)
     base = dataclasses.replace(full, stops=full.stops[:n_stops])
     traffic = laredo()
     t = time.perf_counter()
-    plan = solve(base, Options(time_limit_s=solve_s, seed=seed), traffic=traffic)
+    cache = Path(tempfile.gettempdir()) / f"lastmile-bench-insertion-{n_stops}-{n_vehicles}-{n_orders}-{seed}-{solve_s}.pickle"
+    if cache.exists():
+        plan = pickle.loads(cache.read_bytes())
+    else:
+        plan = solve(base, Options(time_limit_s=solve_s, seed=seed, balance=balance), traffic=traffic)
+        cache.write_bytes(pickle.dumps(plan))
     print(f"# solved {len(base.stops)} stops on {len(base.vehicles)} vehicles in {time.perf_counter() - t:.1f} s: "
           f"{plan.stats.assigned} assigned on {plan.stats.routes} routes, {plan.stats.unassigned} unassigned",
           file=sys.stderr)
     index, model = build_model(full, traffic=traffic)
     ctx = Context(full, index, model)
     seqs = {v.id: () for v in full.vehicles}
+    departs = {v.id: v.shift.start for v in full.vehicles}
     for r in plan.routes:
         seqs[r.vehicle_id] = r.stop_ids
-    return ctx, seqs, [s.id for s in full.stops[n_stops:]], plan.stats.assigned
+        departs[r.vehicle_id] = r.depart  # a published route leaves when it was told to
+    return ctx, seqs, departs, [s.id for s in full.stops[n_stops:]], plan.stats.assigned
 
 
 def main() -> None:
@@ -68,11 +77,13 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--solve-s", type=float, default=20.0)
+    ap.add_argument("--balance", type=float, default=0.0, help="spread the plan over more vehicles")
     args = ap.parse_args()
 
-    ctx, seqs, new, assigned = live_plan(args.stops, args.vehicles, args.orders, args.seed, args.solve_s)
+    ctx, seqs, departs, new, assigned = live_plan(args.stops, args.vehicles, args.orders, args.seed, args.solve_s,
+                                                  args.balance)
     t = time.perf_counter()
-    live = LivePlan.of(ctx, seqs)
+    live = LivePlan.of(ctx, seqs, departs=departs)
     prep_ms = (time.perf_counter() - t) * 1000
     fast_ms, base_ms, gaps = [], [], []
     placed = both_none = only_fast = only_base = 0
@@ -107,7 +118,7 @@ def main() -> None:
         if spot.vehicle_id == choice.vehicle_id:
             from lastmile.routing.insertion import RouteState
 
-            st = RouteState(ctx, spot.vehicle_id, before[spot.vehicle_id])
+            st = RouteState(ctx, spot.vehicle_id, before[spot.vehicle_id], depart=departs[spot.vehicle_id])
         other = exact_insertion(ctx, st, sid, spot.position)
         if other is not None:
             gaps.append((choice.cost - other.cost) / max(abs(other.cost), 1.0))
