@@ -97,3 +97,19 @@ def test_roi_compares_the_published_plan_with_a_naive_dispatcher(client, world, 
     assert ours["km_per_delivery"] <= naive["km_per_delivery"]
     assert body["savings"]["km_saved"] == round(naive["km"] - ours["km"], 1)
     assert client.get("/analytics/roi", params=Q, headers=world.headers["shipper"]).status_code == 403
+
+
+def test_actual_km_and_speeding_come_from_the_drivers_pings(client, world, db, published_day):
+    from lastmile.tracking.models import Position
+
+    _play_day(db, published_day, world)
+    d1 = world.ids["driver_id1"]
+    with db.session() as s:  # three pings 1.11 km apart going north, one at 40 m/s (144 km/h)
+        for i, speed in enumerate((10.0, 40.0, 12.0)):
+            s.add(Position(organization_id=world.org, driver_id=d1, source="app", at=utc(2026, 11, 25, 15, i),
+                           received_at=utc(2026, 11, 25, 15, i), lat=27.50 + 0.01 * i, lon=-99.50, speed_mps=speed))
+        s.commit()
+    rows = {r["key"]: r for r in client.get("/analytics/kpis", params={**Q, "group": "driver"},
+                                            headers=world.headers["dispatcher"]).json()["rows"]}
+    assert rows[d1]["actual_km"] == 2.2 and rows[d1]["speeding_fixes"] == 1
+    assert rows[world.ids["driver_id2"]]["actual_km"] is None

@@ -22,8 +22,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Group = Literal["all", "depot", "driver", "shipper", "day"]
 MAX_DAYS = 366
 CSV_COLUMNS = ("key", "name", "stops", "delivered", "failed", "on_time_rate", "first_attempt_rate", "driver_hours",
-               "deliveries_per_driver_hour", "km", "km_per_delivery", "cost", "cost_per_delivery", "csat", "ratings",
-               "eta_mae_min", "hours_source", "failed_by_reason")
+               "deliveries_per_driver_hour", "km", "actual_km", "km_per_delivery", "cost", "cost_per_delivery", "csat", "ratings",
+               "eta_mae_min", "speeding_fixes", "hours_source", "failed_by_reason")
 
 
 def _range(start: date, end: date) -> None:

@@ -14,8 +14,9 @@ Definitions (also shown on the analytics page):
   orders attempted (delivered or failed) in the range.
 * **driver-hours**: started → finished of each route when the driver app recorded
   them, else the planned route duration (``hours_source`` says which dominated).
-* **km and cost**: planned route distance (actual km from pings when the tracking
-  data has them: ``actual_km``); cost = vehicle fixed + per-km + per-hour rates
+* **km and cost**: planned route distance; ``actual_km`` is driven distance from the
+  driver's pings while on the route (planned vs actual); ``speeding_fixes`` counts
+  pings above ``SPEEDING_MPS`` (a safe-driving proxy for scorecards); cost = vehicle fixed + per-km + per-hour rates
   (integer minor units of the organization's currency).
 """
 
@@ -38,6 +39,7 @@ from ..fleet.models import Driver, Vehicle
 from ..orders.models import Order, OrderStatusChange
 
 GROUPS = ("depot", "driver", "shipper", "day", "all")
+SPEEDING_MPS = 33.5  # 75 mph / 120 km/h: above any limit in Laredo or Nuevo Laredo (a proxy, not a ticket)
 
 
 @dataclass
@@ -72,6 +74,9 @@ class RouteFact:
     cost_per_km: int
     cost_per_hour: int
     stops: int = 0
+    window: tuple[datetime, datetime] | None = None  # when the driver was on this route
+    actual_m: float | None = None  # driven, from the driver's pings
+    speeding: int = 0  # pings above SPEEDING_MPS
 
 
 @dataclass
@@ -107,7 +112,8 @@ def collect(
         if route.started_at is not None and route.finished_at is not None:
             actual = max(0, int((route.finished_at - route.started_at).total_seconds()))
         facts.routes[route.id] = RouteFact(route.id, day, route.depot_id, route.driver_id, route.distance_m,
-                                           route.duration_s, actual, fixed or 0, per_km or 0, per_hour or 0)
+                                           route.duration_s, actual, fixed or 0, per_km or 0, per_hour or 0,
+                                           window=(route.started_at or route.depart_at, route.finished_at or route.arrive_at))
     if not facts.routes:
         return facts
     ids = list(facts.routes)
@@ -138,6 +144,7 @@ def collect(
             failures[stop.order_id], last_reason.get(stop.order_id, ""),
         ))
     facts.ratings = _ratings(session, order_ids)
+    _driven(session, facts)
     for model in (Depot, Driver, Shipper):
         for obj_id, name in session.execute(select(model.id, model.name).where(model.organization_id == organization_id)):
             facts.names[obj_id] = name
@@ -158,6 +165,35 @@ def _ratings(session: Session, order_ids: list[str]) -> dict[str, int]:
         for oid, score in session.execute(select(Rating.order_id, Rating.score).where(Rating.order_id.in_(chunk))):
             out[oid] = int(score)
     return out
+
+
+def _driven(session: Session, facts: Facts) -> None:
+    """Actual km and speeding from each route's pings (the driver's, while on the route)."""
+    from ..tracking.models import Position
+
+    for r in facts.routes.values():
+        if r.driver_id is None or r.window is None:
+            continue
+        rows = session.execute(
+            select(Position.lat, Position.lon, Position.speed_mps)
+            .where(Position.driver_id == r.driver_id, Position.at >= r.window[0], Position.at <= r.window[1])
+            .order_by(Position.at)
+        )
+        total, prev, n = 0.0, None, 0
+        for lat, lon, speed in rows:
+            n += 1
+            if prev is not None:
+                total += _metres(prev[0], prev[1], lat, lon)
+            prev = (lat, lon)
+            r.speeding += int(speed is not None and speed > SPEEDING_MPS)
+        if n >= 2:
+            r.actual_m = total
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _on_time(s: StopFact) -> bool:
@@ -191,7 +227,7 @@ def kpis(facts: Facts, group: str = "all") -> list[dict[str, Any]]:
     by: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "stops": 0, "delivered": 0, "failed": 0, "on_time": 0, "attempted_orders": 0, "first_attempt": 0,
         "reasons": Counter(), "ratings": [], "hours": 0.0, "actual_hours": 0.0, "km": 0.0, "cost": 0.0,
-        "eta_errors": [],
+        "eta_errors": [], "actual_km": 0.0, "tracked_routes": 0, "speeding": 0,
     })
     for s in facts.stops:
         g = by[_key(group, s)]
@@ -225,6 +261,10 @@ def kpis(facts: Facts, group: str = "all") -> list[dict[str, Any]]:
             g["actual_hours"] += (r.actual_s or 0) / 3600 * share
             g["km"] += km * share
             g["cost"] += cost * share
+            if r.actual_m is not None:
+                g["actual_km"] += r.actual_m / 1000 * share
+                g["tracked_routes"] += 1
+            g["speeding"] += round(r.speeding * share)
     out = []
     for key in sorted(by):
         g = by[key]
@@ -247,6 +287,8 @@ def kpis(facts: Facts, group: str = "all") -> list[dict[str, Any]]:
             "csat": round(sum(g["ratings"]) / len(g["ratings"]), 2) if g["ratings"] else None,
             "ratings": len(g["ratings"]),
             "eta_mae_min": round(sum(g["eta_errors"]) / len(g["eta_errors"]) / 60, 1) if g["eta_errors"] else None,
+            "actual_km": round(g["actual_km"], 1) if g["tracked_routes"] else None,
+            "speeding_fixes": g["speeding"],
             "hours_source": "actual" if g["actual_hours"] >= g["hours"] / 2 and g["hours"] else "planned",
         })
     return out

@@ -19,7 +19,7 @@ const STRINGS = {
     "card.csat": "Satisfacción", "card.eta": "Error de ETA (min)",
     "col.name": "Nombre", "col.stops": "Paradas", "col.delivered": "Entregadas", "col.failed": "Fallidas",
     "col.on_time_rate": "A tiempo", "col.first_attempt_rate": "Primer intento", "col.driver_hours": "Horas",
-    "col.deliveries_per_driver_hour": "Entregas/h", "col.km": "km", "col.km_per_delivery": "km/entrega",
+    "col.deliveries_per_driver_hour": "Entregas/h", "col.km": "km plan", "col.actual_km": "km real", "col.speeding_fixes": "Exceso de velocidad", "col.km_per_delivery": "km/entrega",
     "col.cost_per_delivery": "Costo/entrega", "col.csat": "CSAT", "col.eta_mae_min": "Error ETA (min)",
     "roi.metric": "Indicador", "roi.lastmile": "lastmile", "roi.naive": "Ingenuo", "roi.diff": "Diferencia",
     "roi.km": "km recorridos", "roi.deliveries": "Entregas", "roi.dph": "Entregas por hora de conductor",
@@ -47,7 +47,7 @@ const STRINGS = {
     "card.csat": "Satisfaction", "card.eta": "ETA error (min)",
     "col.name": "Name", "col.stops": "Stops", "col.delivered": "Delivered", "col.failed": "Failed",
     "col.on_time_rate": "On time", "col.first_attempt_rate": "First attempt", "col.driver_hours": "Hours",
-    "col.deliveries_per_driver_hour": "Deliveries/h", "col.km": "km", "col.km_per_delivery": "km/delivery",
+    "col.deliveries_per_driver_hour": "Deliveries/h", "col.km": "km planned", "col.actual_km": "km driven", "col.speeding_fixes": "Speeding", "col.km_per_delivery": "km/delivery",
     "col.cost_per_delivery": "Cost/delivery", "col.csat": "CSAT", "col.eta_mae_min": "ETA error (min)",
     "roi.metric": "Measure", "roi.lastmile": "lastmile", "roi.naive": "Naive", "roi.diff": "Difference",
     "roi.km": "km driven", "roi.deliveries": "Deliveries", "roi.dph": "Deliveries per driver-hour",
@@ -85,11 +85,12 @@ const money = (minor) => (minor === null || minor === undefined ? "–"
   : `${minor < 0 ? "-" : ""}$${(Math.abs(minor) / 100).toFixed(2)}`);
 const FORMAT = {
   on_time_rate: pct, first_attempt_rate: pct, driver_hours: (x) => num(x, 1), deliveries_per_driver_hour: (x) => num(x, 2),
-  km: (x) => num(x, 1), km_per_delivery: (x) => num(x, 2), cost_per_delivery: money, csat: (x) => num(x, 2),
+  km: (x) => num(x, 1), actual_km: (x) => num(x, 1), km_per_delivery: (x) => num(x, 2), cost_per_delivery: money, csat: (x) => num(x, 2),
   eta_mae_min: (x) => num(x, 1),
 };
 const COLUMNS = ["name", "stops", "delivered", "failed", "on_time_rate", "first_attempt_rate", "driver_hours",
-  "deliveries_per_driver_hour", "km", "km_per_delivery", "cost_per_delivery", "csat", "eta_mae_min"];
+  "deliveries_per_driver_hour", "km", "actual_km", "km_per_delivery", "cost_per_delivery", "csat", "eta_mae_min",
+  "speeding_fixes"];
 
 let state = { rows: [], total: null, scores: [], params: null, roi: null };
 const charts = {};
