@@ -37,7 +37,7 @@ def _has_pod_api(live) -> bool:
     return "/driver/actions" in paths and "/driver/today" in paths
 
 
-def seed_route(live, stops=STOPS, parcels: int = 1) -> dict:
+def seed_route(live, stops=STOPS, parcels: int = 1, kinds: dict[int, str] | None = None) -> dict:
     """A new driver (user + profile) with a published route of today at a Laredo depot."""
     from lastmile.auth.models import User
     from lastmile.auth.service import create_user
@@ -74,6 +74,7 @@ def seed_route(live, stops=STOPS, parcels: int = 1) -> dict:
         for i, (lat, lon, name, cod) in enumerate(stops, start=1):
             codes = [f"LM{n:02d}{i:02d}{k}" for k in range(1, parcels + 1)]
             order = Order(organization_id=org, depot_id=depot.id, date=today, status="assigned", lat=lat, lon=lon,
+                          kind=(kinds or {}).get(i, "delivery"),
                           address=f"{100 * i} Calle Hidalgo, Laredo, TX", contact_name=name,
                           contact_phone="+1 956 555 01%02d" % i, instructions="Tocar el timbre dos veces" if i == 1
                           else "", demand_parcels=parcels, cod_amount=cod[0] if cod else 0,
@@ -366,3 +367,80 @@ def test_the_open_app_reports_its_position(phone, live):
     assert fixes, "no position reached the server"
     lat, lon, source = fixes[0]
     assert abs(lat - HERE[0]) < 1e-6 and abs(lon - HERE[1]) < 1e-6
+
+
+def _actions(live, route_id) -> list[tuple[str, str | None]]:
+    from sqlalchemy import select
+
+    from lastmile.pod.models import DriverAction
+
+    with live.db.session() as s:
+        return [(t, st) for t, st in s.execute(select(DriverAction.type, DriverAction.stop_id)
+                                               .where(DriverAction.route_id == route_id)
+                                               .order_by(DriverAction.server_time, DriverAction.id))]
+
+
+def test_a_shift_with_a_break_a_delay_a_pickup_and_the_scan_in(phone, live, jpeg, page_errors):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    seeded = seed_route(live, stops=STOPS[:3], kinds={2: "pickup"})
+    page = phone
+    sign_in(page, seeded["email"])
+    page.locator("[data-act=start-shift]").tap()
+    page.locator("[data-act=break]").tap()
+    page.locator("[data-act=break-start][data-planned='0']").tap()
+    page.locator("[data-act=end-break]").tap()
+    page.locator("[data-act=delay]").tap()
+    page.locator("[data-act=delay-pick][data-m='20']").tap()
+    page.locator("form[data-form=delay] button[type=submit]").tap()
+    deliver(page, 0, seeded, jpeg, cod="850.00")
+    # the pickup: scan its parcel, damaged (which needs a photo)
+    page.locator(f"button.stop[data-id='{seeded['stops'][1]}']").tap()
+    page.locator("[data-act=pickup]").tap()
+    page.locator("input#code").fill("RET-77")
+    page.locator("[data-act=add-code]").tap()
+    page.locator("label", has=page.locator("input[name=condition][value=damaged]")).tap()
+    page.locator("#complete").tap()
+    assert "foto" in page.locator("#missing").inner_text()
+    page.set_input_files("input#photo", str(jpeg))
+    page.locator(".thumbs img").first.wait_for()
+    page.locator("#complete").tap()
+    page.locator("ol.stops").wait_for()
+    # end of shift: the third stop was never attempted; its parcel and the pickup come back
+    page.locator("[data-act=end-shift]").tap()
+    expected = {seeded["codes"][2][0], "RET-77"}
+    assert {c.strip("○ ") for c in page.locator(".scans li").all_inner_texts()} == expected
+    page.locator("[data-act=finish-shift]").tap()
+    assert page.locator("[data-act=finish-shift]").is_visible()  # not all scanned in: it says so and stays
+    for code in sorted(expected):
+        page.locator("input#code").fill(code)
+        page.locator("[data-act=add-code]").tap()
+    page.locator("[data-act=finish-shift]").tap()
+    page.locator("ol.stops").wait_for()
+    page.wait_for_function("() => document.querySelector('#outbox').hidden", timeout=30_000)
+    assert page.locator("text=Turno terminado").count() == 1
+    got = _actions(live, seeded["route_id"])
+    assert [t for t, _ in got] == ["start_shift", "break_start", "break_end", "delay", "deliver", "pickup",
+                                   "end_shift"], got
+    api = admin_api(live)
+    route = api.get(f"/routes/{seeded['route_id']}").json()
+    assert route["status"] == "finished"
+    assert page_errors == []
+
+
+def test_the_route_follows_changes_from_the_server(phone, live):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    from lastmile.dispatch import live as live_day
+    from lastmile.dispatch.models import RouteStop
+
+    seeded = seed_route(live, stops=STOPS[:3])
+    page = phone
+    sign_in(page, seeded["email"])
+    page.wait_for_timeout(500)  # the event stream is connected
+    with live.db.session() as s:
+        stop = s.get(RouteStop, seeded["stops"][2])
+        live_day.mark_stop(s, stop, "skipped", at=datetime.now(ZoneInfo("UTC")), actor="system")
+        s.commit()
+    page.locator(f"button.stop[data-id='{seeded['stops'][2]}'] .tag-st").wait_for(timeout=15_000)
+    assert "Omitido" in page.locator(f"button.stop[data-id='{seeded['stops'][2]}']").inner_text()

@@ -20,6 +20,7 @@ const S = {
   pending: [],
   rejected: [],
   onBreak: null,
+  picked: {},
   messages: {},
   scannerStop: null,
   pad: null,
@@ -221,6 +222,7 @@ function after() {
     const v = view();
     drawMap(document.getElementById("map"), v.stops, S.position, config.tiles);
   }
+  if (name === "fail" || name === "pickup") updateMissing();
   if (name === "deliver") {
     const canvas = document.getElementById("sig");
     S.pad = canvas ? signaturePad(canvas) : null;
@@ -253,7 +255,7 @@ function etaOf(s) {
 
 function shiftBar(v) {
   if (v.status === "planned") return `<button class="btn primary big" data-act="start-shift">${t("start_shift")}</button>`;
-  if (v.status === "finished") return `<p class="muted">${t("status_done")}</p>`;
+  if (v.status === "finished") return `<p class="card big-text">${t("shift_over")}</p>`;
   if (S.onBreak) return `<button class="btn warn big" data-act="end-break">${t("end_break")} · ${t("on_break")}</button>`;
   return `<div class="row3">
     <button class="btn" data-act="break">${t("take_break")}</button>
@@ -447,7 +449,7 @@ function otherMissing(s) {
     if (f.reason && f.reason !== "unsafe" && !f.photos.length) out.push(t("need_photo"));
   } else if (S.view.name === "pickup") {
     if (!f.scans.length) out.push(t("need_scan_one"));
-    if (rulesOf(s).photo && !f.photos.length) out.push(t("need_photo"));
+    if ((rulesOf(s).photo || f.condition === "damaged") && !f.photos.length) out.push(t("need_photo"));
   }
   return out;
 }
@@ -478,7 +480,7 @@ function pickupScreen(s) {
     <fieldset class="card seg"><legend>${t("condition")}</legend>
       <label><input type="radio" name="condition" value="good" ${f.condition === "good" ? "checked" : ""}> ${t("good")}</label>
       <label><input type="radio" name="condition" value="damaged" ${f.condition === "damaged" ? "checked" : ""}> ${t("damaged")}</label></fieldset>
-    ${photoBlock(rulesOf(s).photo)}
+    ${photoBlock(rulesOf(s).photo || f.condition === "damaged")}
     <section class="card"><label>${t("note")}<textarea name="note" rows="2">${esc(f.note)}</textarea></label></section>
     <p class="missing" id="missing" role="alert"></p>
     <button class="btn primary big" type="submit" id="complete">✔ ${t("record_pickup")}</button>
@@ -508,7 +510,7 @@ function returnCodes() {
     if (s.kind === "pickup" && s.status === "done") continue;
     if (s.kind !== "pickup" && s.status !== "done") codes.push(...codesOf(s));
   }
-  for (const e of S.pending) if (e.action.type === "pickup") codes.push(...(e.action.data.scans || []));
+  codes.push(...(S.picked[v.id] || []));
   return [...new Set(codes)];
 }
 
@@ -685,6 +687,9 @@ async function onSubmit(form) {
     await queue("fail", s, { reason: f.reason, photos, note: f.note.trim() }, files);
   } else if (kind === "pickup") {
     await queue("pickup", s, { scans: f.scans, condition: f.condition, photos, note: f.note.trim() }, files);
+    const r = route();
+    S.picked[r.id] = [...new Set([...(S.picked[r.id] || []), ...f.scans])];
+    await store.setKV("picked", S.picked);  // they come back to the depot at the end of the shift
   }
   for (const p of f.photos) URL.revokeObjectURL(p.url);
   S.form = null;
@@ -741,7 +746,7 @@ app.addEventListener("change", async (ev) => {
   if (el.name === "codCurrency") { S.form.codCurrency = el.value; return updateMissing(); }
   if (el.name === "codMethod") { S.form.codMethod = el.value; return rerenderForm(); }
   if (el.name === "reason") { S.form.reason = el.value; return rerenderForm(); }
-  if (el.name === "condition") { S.form.condition = el.value; }
+  if (el.name === "condition") { S.form.condition = el.value; return rerenderForm(); }
 });
 
 document.getElementById("lang").addEventListener("click", () => {
@@ -787,6 +792,7 @@ async function boot() {
   }
   await refreshPending();
   S.onBreak = (await store.getKV("break")) || null;
+  S.picked = (await store.getKV("picked")) || {};
   await whoAmI();
   if (!S.me) return go("login");
   startLive();
