@@ -113,3 +113,14 @@ def test_actual_km_and_speeding_come_from_the_drivers_pings(client, world, db, p
                                             headers=world.headers["dispatcher"]).json()["rows"]}
     assert rows[d1]["actual_km"] == 2.2 and rows[d1]["speeding_fixes"] == 1
     assert rows[world.ids["driver_id2"]]["actual_km"] is None
+
+
+def test_roi_pdf_is_a_pdf_with_the_figures(client, world, db, published_day):
+    r = client.get("/analytics/roi.pdf", params=Q, headers=world.headers["dispatcher"])
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.content.startswith(b"%PDF-")
+    from pypdf import PdfReader
+
+    text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+    km = client.get("/analytics/roi", params=Q, headers=world.headers["dispatcher"]).json()["lastmile"]["km"]
+    assert "lastmile ROI" in text and f"{km:.1f}" in text

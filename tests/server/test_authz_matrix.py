@@ -88,6 +88,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/analytics/kpis.csv"): {A, D, S},
     ("GET", "/analytics/scorecards"): {A, D, V},
     ("GET", "/analytics/roi"): {A, D},
+    ("GET", "/analytics/roi.pdf"): {A, D},
     ("GET", "/driver/today"): {V},
     ("POST", "/driver/actions"): {V},
     ("POST", "/driver/files"): {V},

@@ -114,3 +114,22 @@ def roi(
     from .roi import compare
 
     return compare(session, p.organization_id, start, end)
+
+
+@router.get("/analytics/roi.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+def roi_pdf(
+    session: SessionDep,
+    start: Annotated[ServiceDate, Query()],
+    end: Annotated[ServiceDate, Query()],
+    p: Principal = Depends(allow("admin", "dispatcher")),
+) -> Response:
+    """The ROI comparison as a PDF to send to management."""
+    from ..auth.models import Organization
+    from .pdf import roi_pdf as render
+
+    data = roi(session, start, end, p)
+    org = session.get(Organization, p.organization_id)
+    name = f"lastmile-roi-{start.isoformat()}-{end.isoformat()}.pdf"
+    return Response(render(data, org.name if org else ""), media_type="application/pdf",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})

@@ -9,7 +9,7 @@ const STRINGS = {
     "chart.reasons": "Entregas fallidas por motivo", "table.title": "Detalle", "table.csv": "Exportar CSV",
     "score.title": "Tarjetas de conductores", "roi.title": "Retorno: lastmile frente a un despacho ingenuo",
     "roi.hint": "Los mismos pedidos, conductores y tráfico, asignados en orden de llegada al conductor más cercano con espacio, sin optimizar.",
-    "roi.run": "Comparar", "roi.running": "Comparando…", "roi.none": "No hay planes publicados en el rango.",
+    "roi.run": "Comparar", "roi.pdf": "Descargar PDF", "roi.running": "Comparando…", "roi.none": "No hay planes publicados en el rango.",
     "defs.title": "Definiciones", "defs.ontime": "A tiempo: llegada dentro de una ventana del pedido.",
     "defs.first": "Primer intento: pedidos entregados sin un intento fallido antes, entre los intentados.",
     "defs.hours": "Horas de conductor: inicio a fin de ruta registrados por la app; si no, la duración planeada.",
@@ -37,7 +37,7 @@ const STRINGS = {
     "chart.reasons": "Failed deliveries by reason", "table.title": "Details", "table.csv": "Export CSV",
     "score.title": "Driver scorecards", "roi.title": "ROI: lastmile against a naive dispatcher",
     "roi.hint": "The same orders, drivers and traffic, given first come first served to the nearest driver with room, without optimization.",
-    "roi.run": "Compare", "roi.running": "Comparing…", "roi.none": "No published plans in the range.",
+    "roi.run": "Compare", "roi.pdf": "Download PDF", "roi.running": "Comparing…", "roi.none": "No published plans in the range.",
     "defs.title": "Definitions", "defs.ontime": "On time: arrival inside one of the order's windows.",
     "defs.first": "First attempt: orders delivered without an earlier failed attempt, over orders attempted.",
     "defs.hours": "Driver-hours: route start to finish as recorded by the app; else the planned duration.",
@@ -187,6 +187,7 @@ async function load(params) {
     ]);
     state = { ...state, rows: grouped.rows, total: all.rows[0] || null, scores: scores.rows, params, roi: null };
     document.getElementById("csv").href = `/analytics/kpis.csv?${new URLSearchParams(params)}`;
+    document.getElementById("roi-pdf").href = `/analytics/roi.pdf?${new URLSearchParams({ start: params.start, end: params.end })}`;
     draw();
     document.body.dataset.loaded = "true";
   } catch (e) {
