@@ -444,3 +444,34 @@ def test_the_route_follows_changes_from_the_server(phone, live):
         s.commit()
     page.locator(f"button.stop[data-id='{seeded['stops'][2]}'] .tag-st").wait_for(timeout=15_000)
     assert "Omitido" in page.locator(f"button.stop[data-id='{seeded['stops'][2]}']").inner_text()
+
+
+def test_an_action_the_server_refuses_is_kept_and_shown(phone, live, jpeg, page_errors):
+    """Delivered on the phone offline while dispatch failed the stop meanwhile: the replay
+    is refused, the phone says so and keeps the action (nothing silently lost)."""
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    from lastmile.dispatch import live as live_day
+    from lastmile.dispatch.models import RouteStop
+
+    seeded = seed_route(live, stops=STOPS[1:3])
+    page = phone
+    sign_in(page, seeded["email"])
+    page.context.set_offline(True)
+    deliver(page, 0, seeded, jpeg)
+    assert waiting(page) == 1
+    with live.db.session() as s:
+        live_day.mark_stop(s, s.get(RouteStop, seeded["stops"][0]), "failed", at=datetime.now(ZoneInfo("UTC")),
+                           actor="system", reason="closed")
+        s.commit()
+    page.context.set_offline(False)
+    page.locator("#outbox.outbox-bad").wait_for(timeout=30_000)
+    assert waiting(page) == 0 and "1 rechazadas" in page.locator("#outbox").inner_text()
+    page.locator("#outbox").tap()
+    assert page.locator(".outbox-list li.bad").count() == 1
+    assert "deliver" in page.locator(".outbox-list li.bad").inner_text()
+    api = admin_api(live)
+    history = [h["to_status"] for h in api.get(f"/orders/{seeded['orders'][0]}/history").json()]
+    assert "delivered" not in history and history.count("failed") == 1
+    assert _actions(live, seeded["route_id"]) == []  # refused actions are not recorded as applied
+    assert page_errors == []

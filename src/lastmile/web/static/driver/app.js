@@ -92,7 +92,8 @@ function renderOutbox() {
   const n = S.pending.length;
   const bad = S.rejected.length;
   el.hidden = n === 0 && bad === 0;
-  el.textContent = [n ? t("waiting", { n }) : "", bad ? t("rejected", { n: bad }) : ""].filter(Boolean).join(" · ");
+  el.textContent = [n ? t("waiting", { n }) : "", bad ? t("rejected", { n: bad }) : "",
+                    n && sync.state.authNeeded ? t("sign_in") : ""].filter(Boolean).join(" · ");
   el.className = `outbox ${bad ? "outbox-bad" : ""}`;
   el.dataset.waiting = String(n);
   const net = document.getElementById("net");
@@ -113,7 +114,7 @@ function go(name, extra = {}) {
 async function loadToday() {
   try {
     S.today = await get("/driver/today");
-    S.fromCache = false;
+    S.fromCache = !navigator.onLine;  // the service worker answered with its copy
     await store.setKV("today", S.today);
   } catch (e) {
     if (e instanceof HttpError && e.status === 401) {
@@ -565,6 +566,7 @@ async function onAct(el) {
   if (act === "map") return go("map");
   if (act === "reload") return loadToday();
   if (act === "logout") {
+    if (S.pending.length && !window.confirm(t("logout_pending", { n: S.pending.length }))) return;
     try { await post("/auth/logout"); } catch { /* offline: the cookie expires by itself */ }
     S.me = null;
     await store.setKV("me", null);
@@ -754,7 +756,7 @@ document.getElementById("lang").addEventListener("click", () => {
   if (S.pad && S.form) S.form.signatureData = S.pad.isEmpty() ? null : S.pad.toData();
   render();
 });
-document.getElementById("outbox").addEventListener("click", () => go("outbox"));
+document.getElementById("outbox").addEventListener("click", () => go(sync.state.authNeeded && S.pending.length ? "login" : "outbox"));
 window.addEventListener("online", () => { renderOutbox(); flushAll(); refreshSoon(); });
 window.addEventListener("offline", renderOutbox);
 sync.onChange(() => { refreshPending(); });
