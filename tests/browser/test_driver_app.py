@@ -254,7 +254,37 @@ def test_a_route_worked_offline_is_replayed_once(phone, live, jpeg, blocked, pag
         [("deliver", seeded["stops"][i], 1) for i in range(3)] + [("fail", seeded["stops"][3], 1)])
     pod = api.get(f"/pod/{seeded['orders'][0]}").json()
     assert pod  # a proof of delivery on the server
+    _check_files(live, seeded["route_id"])
     assert blocked == [] and page_errors == []
+
+
+def _check_files(live, route_id) -> None:
+    """The photos arrived compressed on the phone (JPEG, longest side <= 1600 px from a
+    3000-px camera picture), the signature as a PNG with ink on it, each under the
+    SHA-256 the action names; the actions carry the phone's position."""
+    from PIL import Image
+    from sqlalchemy import select
+
+    from lastmile.pod.files import storage_for
+    from lastmile.pod.models import DriverAction
+
+    storage = storage_for(live.settings)
+    with live.db.session() as s:
+        rows = s.execute(select(DriverAction.type, DriverAction.data, DriverAction.position)
+                         .where(DriverAction.route_id == route_id)).all()
+    photos = sigs = 0
+    for kind, data, position in rows:
+        assert position and abs(position["lat"] - HERE[0]) < 1e-6 and position["accuracy"] == 8
+        for sha in data.get("photos", []):
+            img = Image.open(io.BytesIO(storage.get(sha)))
+            assert img.format == "JPEG" and max(img.size) <= 1600 and img.size == (1600, 1067), img.size
+            photos += 1
+        if data.get("signature"):
+            img = Image.open(io.BytesIO(storage.get(data["signature"])))
+            assert img.format == "PNG"
+            assert img.convert("L").getextrema()[0] < 100  # some dark ink
+            sigs += 1
+    assert photos == 4 and sigs == 3
 
 
 def test_the_queue_survives_a_reload_offline(phone, live, jpeg, page_errors):
