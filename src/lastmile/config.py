@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     # receivers on loopback/private networks: None means allowed except in production
     webhook_allow_private: bool | None = None
 
+    # maps in the console: a raster tile URL ("https://tile.example/{z}/{x}/{y}.png", your own
+    # tile server or a provider you may use); empty: no tiles, the map still draws everything
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""  # shown on the map, as the tile provider requires
+
     # live ETAs and arrival detection (dispatch/eta.py)
     eta_traffic_profile: str | None = None  # routing.matrix.profiles name; None: traffic_profile (the planner's)
     eta_refresh_s: int = Field(default=30, ge=0)  # at most one ETA recompute per route this often

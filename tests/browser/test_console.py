@@ -256,6 +256,8 @@ def test_a_dispatcher_runs_the_day_from_the_console(page, live, fleet, screensho
     expect(page.locator(f"#alert-list [data-stop='{failing}']")).to_contain_text("delivery attempt failed")
     shots.append(screenshot(page, "console-alerts-en"))
     page.click("[data-tab=unassigned]")
+    expect(page.locator("#import-report")).to_contain_text("10 orders imported, 1 rows with errors")
+    expect(page.locator("#live-state")).to_have_text("Live")
     shots.append(screenshot(page, "console-import-en"))
     page.click("[data-tab=routes]")
     page.locator(f"#route-{dst_route} .stop").first.focus()

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from sqlalchemy.orm import Session
 
 from ..auth.access import Principal, allow, authenticate, public
@@ -56,8 +56,8 @@ async def console(request: Request) -> HTMLResponse:
         return HTMLResponse(render("console/login.html", vendor=VENDOR), headers=headers)
     if not p.is_staff:
         return HTMLResponse(render("console/forbidden.html", role=p.role), status_code=403, headers=headers)
-    config = {"role": p.role, "user_id": p.id, "tile_url": getattr(settings, "map_tile_url", "") or "",
-              "tile_attribution": getattr(settings, "map_tile_attribution", "") or ""}
+    config = {"role": p.role, "user_id": p.id, "tile_url": settings.map_tile_url,
+              "tile_attribution": settings.map_tile_attribution}
     return HTMLResponse(render("console/index.html", vendor=VENDOR, config=config), headers=headers)
 
 
@@ -70,7 +70,7 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
     published routes (or, with ``plan_id``, that plan's routes: a draft not yet
     published) with their stops' positions and live status, depots, drivers, and the
     newest unpublished plan of the day (a draft the dispatcher may publish)."""
-    from sqlalchemy import select
+    from sqlalchemy import Text, select, type_coerce
 
     from ..depots.models import Depot
     from ..dispatch.models import Plan, Route, RouteStop
@@ -87,7 +87,7 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
             select(RouteStop.id, RouteStop.route_id, RouteStop.seq, RouteStop.status, RouteStop.locked,
                    RouteStop.arrival_at, RouteStop.start_at, RouteStop.end_at, RouteStop.eta_at,
                    RouteStop.arrived_at, RouteStop.completed_at, Order.id, Order.reference, Order.lat, Order.lon,
-                   Order.contact_name, Order.address, Order.windows, Order.status, Order.priority)
+                   Order.contact_name, Order.address, type_coerce(Order.windows, Text), Order.status, Order.priority)
             .join(Order, Order.id == RouteStop.order_id).where(RouteStop.route_id.in_(list(by_route)))
             .order_by(RouteStop.route_id, RouteStop.seq)
         ).all()
@@ -95,9 +95,11 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
              windows, ostatus, prio) in rows:
             by_route[rid].append({
                 "id": sid, "seq": seq, "status": status, "locked": locked, "order_id": oid, "reference": ref,
-                "lat": lat, "lon": lon, "name": name, "address": addr, "windows": windows or [],
-                "order_status": ostatus, "priority": prio, "arrival_at": _iso(arr), "start_at": _iso(start),
-                "end_at": _iso(end), "eta_at": _iso(eta), "arrived_at": _iso(arrived), "completed_at": _iso(done),
+                "lat": lat, "lon": lon, "name": name, "address": addr,
+                "windows": orjson.Fragment(windows) if isinstance(windows, str) else (windows or []),
+                "order_status": ostatus, "priority": prio,  # datetimes: orjson writes them (ISO 8601, +00:00)
+                "arrival_at": arr, "start_at": start, "end_at": end, "eta_at": eta, "arrived_at": arrived,
+                "completed_at": done,
             })
     drivers = {d.id: d.name for d in session.scalars(select(Driver).where(Driver.organization_id == organization_id))}
     vehicles = {v.id: v.name for v in session.scalars(select(Vehicle).where(Vehicle.organization_id == organization_id))}
@@ -121,18 +123,22 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
     }
 
 
-@router.get("/console/day", tags=["console"])
+@router.get("/console/day", tags=["console"], response_model=None,
+            responses={200: {"description": "routes with stops, depots and the day's draft plan",
+                             "content": {"application/json": {"schema": {"type": "object"}}}}})
 def console_day(
     session: Annotated[Session, Depends(get_session)],
     p: Principal = Depends(allow("admin", "dispatcher")),
     date: Annotated[ServiceDate | None, Query()] = None,
     plan_id: Annotated[Id | None, Query()] = None,
-) -> dict[str, Any]:
-    """The console's day in one answer (see :func:`day_view`)."""
+) -> Response:
+    """The console's day in one answer (see :func:`day_view`); encoded by orjson, as
+    5,000 stops through the generic encoder took longer than the query."""
     from ..dispatch.alert_endpoints import _today
     from ..dispatch.models import Plan
     from ..kit.repo import get_in_org
 
     if plan_id is not None:
         get_in_org(session, Plan, plan_id, p.organization_id, "plan")
-    return day_view(session, p.organization_id, date or _today(session, p.organization_id), plan_id)
+    data = day_view(session, p.organization_id, date or _today(session, p.organization_id), plan_id)
+    return Response(orjson.dumps(data), media_type="application/json")

@@ -216,8 +216,10 @@ function rerenderRoute(routeId) {
   const li = $(`route-${routeId}`);
   if (!r || !li) return;
   const focusedStop = document.activeElement && document.activeElement.dataset && document.activeElement.dataset.stop;
+  const focusedHead = document.activeElement && document.activeElement.classList.contains("route-head") && document.activeElement.dataset.route;
   li.outerHTML = routeItem(r);
   if (focusedStop && $(`stop-${focusedStop}`)) $(`stop-${focusedStop}`).focus();
+  else if (focusedHead && $(`route-${focusedHead}`)) $(`route-${focusedHead}`).querySelector(".route-head").focus();
 }
 
 function renderDraft() {
@@ -296,8 +298,11 @@ function renderLegend() {
 
 // ---------- selection ----------
 function selectRoute(routeId, { toggle = false } = {}) {
+  const before = state.selectedRoute;
   state.selectedRoute = toggle && state.selectedRoute === routeId ? null : routeId;
-  renderRoutes();
+  // only the two routes that open or close are drawn again (100 routes stay put)
+  if (before && before !== state.selectedRoute) rerenderRoute(before);
+  if (state.selectedRoute) rerenderRoute(state.selectedRoute);
   map.highlightRoute(state.selectedRoute);
   renderTimelinePanel();
 }
@@ -421,18 +426,23 @@ function onMessage(m) {
   }
 }
 
+function renderLiveState() {
+  const dot = $("live-state");
+  dot.textContent = dot.dataset.state === "on" ? t("live.on") : dot.dataset.state === "off" ? t("live.off") : "…";
+}
+
 function connect() {
   const es = new EventSource("/live/stream");
   const dot = $("live-state");
   es.onopen = () => {
     dot.dataset.state = "on";
-    dot.textContent = t("live.on");
+    renderLiveState();
     if (connect.wasDown) { reloadDay(); reloadAlerts(); }
     connect.wasDown = false;
   };
   es.onerror = () => {
     dot.dataset.state = "off";
-    dot.textContent = t("live.off");
+    renderLiveState();
     connect.wasDown = true;
   };
   es.onmessage = (ev) => {
@@ -514,14 +524,20 @@ async function importCsv(file) {
   const depot = $("import-depot").value;
   const form = new FormData();
   form.append("file", file);
-  const box = $("import-report");
   try {
-    const out = await api("POST", "/orders/import", { form, query: { date: state.day, depot_id: depot } });
-    box.innerHTML = `<p><b>${esc(t("import.report", { created: out.created, errors: out.errors.length }))}</b></p>` +
-      (out.errors.length ? `<ul class="errors">${out.errors.map((e) => `<li>${esc(t("import.line", { line: e.line }))}${e.field ? ` · ${esc(e.field)}` : ""}: ${esc(e.message)}</li>`).join("")}</ul>` : "");
-    box.hidden = false;
+    state.importReport = await api("POST", "/orders/import", { form, query: { date: state.day, depot_id: depot } });
+    renderImportReport();
     await loadPending();
   } catch (e) { fail(e); }
+}
+
+function renderImportReport() {
+  const out = state.importReport;
+  const box = $("import-report");
+  if (!out) { box.hidden = true; return; }
+  box.innerHTML = `<p><b>${esc(t("import.report", { created: out.created, errors: out.errors.length }))}</b></p>` +
+    (out.errors.length ? `<ul class="errors">${out.errors.map((e) => `<li>${esc(t("import.line", { line: e.line }))}${e.field ? ` · ${esc(e.field)}` : ""}: ${esc(e.message)}</li>`).join("")}</ul>` : "");
+  box.hidden = false;
 }
 
 function zoneOffset(day, time, zone) {
@@ -619,7 +635,7 @@ const runSearch = debounce(async () => {
   try {
     const out = await get("/search", { q });
     box.innerHTML = out.results.length ? out.results.map((r, i) => `<li role="option" tabindex="-1" id="sr-${i}" data-stop="${r.stop_id || ""}" data-order="${r.order_id}" data-lat="${r.lat}" data-lon="${r.lon}">
-      <b>${esc(r.reference || r.order_id)}</b> ${esc(r.contact_name)} · ${esc(r.contact_phone)}<br><small>${esc(r.address)} · ${esc(r.status)}</small></li>`).join("")
+      <b>${esc(r.reference || r.order_id)}</b> ${esc(r.contact_name)} · ${esc(r.contact_phone)}<br><small>${esc(r.address)} · ${esc(t(`order.${r.status}`))}</small></li>`).join("")
       : `<li class="muted">${esc(t("search.none"))}</li>`;
     box.hidden = false;
   } catch (e) { fail(e); }
@@ -647,7 +663,7 @@ const map = new DayMap($("map"), {
 
 function wire() {
   wireLangSwitch();
-  onLangChange(() => { renderRoutes(); renderPending(); renderAlerts(); renderProposals(); renderDraft(); renderLegend(); renderTimelinePanel(); });
+  onLangChange(() => { map.map.closePopup(); renderImportReport(); renderLiveState(); renderRoutes(); renderPending(); renderAlerts(); renderProposals(); renderDraft(); renderLegend(); renderTimelinePanel(); });
   $("logout").addEventListener("click", async () => { try { await post("/auth/logout"); } finally { location.reload(); } });
   $("day").addEventListener("change", () => {
     state.day = $("day").value;
@@ -762,8 +778,9 @@ async function start() {
   renderLegend();
   wire();
   connect();
-  await loadDay();
-  await Promise.all([loadPending().catch(fail), loadAlerts(), loadProposals(), loadLive()]);
+  const others = () => Promise.all([loadPending().catch(fail), loadAlerts(), loadProposals(), loadLive()]);
+  if (state.day) await Promise.all([loadDay(), others()]); // the date is known: everything at once
+  else { await loadDay(); await others(); }
   onHash();
   probe.ready = true;
   document.body.dataset.ready = "true";
