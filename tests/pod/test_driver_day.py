@@ -320,3 +320,32 @@ def test_reattempt_policies(client, world, db, driver_day):
     assert client.get(f"/orders/{s2['order_id']}", headers=d).json()["status"] == "returned"
     failed_photo = send(client, h, action("fail", rid, driver_day["stops"][3]["id"], {"reason": "not_home"}))[0]
     assert failed_photo["error"]["field"] == "data.photos"
+
+
+def test_the_same_batch_sent_twice_at_once_applies_once(client, world, db, driver_day):
+    """Two phones' retries racing (or a retry while the first request is still running)."""
+    import threading
+
+    from lastmile.pod.models import PodRecord
+
+    h = world.headers["driver"]
+    rid, stop = driver_day["id"], driver_day["stops"][0]
+    sig = upload(client, h, png()).json()["sha256"]
+    photo = upload(client, h, jpeg()).json()["sha256"]
+    batch = [action("start_shift", rid), action("deliver", rid, stop["id"], _deliver_data(stop, sig, photo))]
+    answers: list = []
+
+    def post():
+        r = client.post("/driver/actions", json={"actions": batch}, headers=h)
+        answers.append((r.status_code, r.json()))
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [code for code, _ in answers] == [200, 200], answers
+    for i in range(len(batch)):
+        statuses = sorted(body["results"][i]["status"] for _, body in answers)
+        assert statuses == ["applied", "duplicate"], answers
+    assert _count(db, PodRecord, route_id=rid) == 1

@@ -66,6 +66,8 @@ def apply_one(session: Session, settings: Settings, storage: StorageBackend, p: 
         with session.begin_nested():
             result = _apply(session, settings, storage, p, a)
         return {"id": a.id, "status": "applied", "result": result}
+    except _Duplicate as d:
+        return {"id": a.id, "status": "duplicate", "result": d.prior.result}
     except DomainError as e:
         return {"id": a.id, "status": "rejected", "error": e.body()["error"]}
     except IntegrityError:
@@ -73,6 +75,11 @@ def apply_one(session: Session, settings: Settings, storage: StorageBackend, p: 
         if prior is None:
             raise
         return {"id": a.id, "status": "duplicate", "result": prior.result}
+
+
+class _Duplicate(Exception):
+    def __init__(self, prior: DriverAction) -> None:
+        self.prior = prior
 
 
 def _clocks(settings: Settings, a: Action, now: datetime) -> tuple[datetime, int, datetime, bool]:
@@ -106,6 +113,9 @@ def _apply(session: Session, settings: Settings, storage: StorageBackend, p: Pri
     position = _parse(Position, a.position, "position").model_dump() if a.position is not None else None
     data = _parse(DATA[a.type], a.data, "data")
     route = _route(session, p, a.route_id)
+    prior = _previous(session, p.driver_id or "", a.id)  # again, under the route's lock: a concurrent replay
+    if prior is not None:
+        raise _Duplicate(prior)
     stop = None
     if a.type in NEEDS_STOP:
         if not a.stop_id:
