@@ -123,3 +123,19 @@ def test_crossing_the_border_takes_a_bridge_and_its_queue():
 def test_no_stops_left():
     eta = predict_from(LAREDO_A, 9 * H, [], ready_at=9 * H + 60)
     assert eta.stops == () and eta.end == 9 * H + 60
+
+
+def test_a_kept_stops_model_gives_the_same_etas():
+    from lastmile.routing.eta import chain_model
+
+    stops = [EtaStop("a", LAREDO_B, 300), EtaStop("b", LatLon(27.55, -99.47), 300, (TimeWindow(9 * H, 10 * H),)),
+             EtaStop("c", NUEVO, 300)]
+    brk = [Break(TimeWindow(9 * H, 11 * H), 1800)]
+    here = LatLon(27.54, -99.49)
+    kept = chain_model([LatLon(27.5630, -99.4870), *(s.location for s in stops)], laredo(), 1)  # depot first
+    for at in (7 * H, 8 * H + 1234, 16 * H):
+        fresh = predict_from(here, at, stops, profile=laredo(), weekday=1, breaks=brk)
+        reuse = predict_from(here, at, stops, profile=laredo(), weekday=1, breaks=brk, stops_model=kept, rows=[1, 2, 3])
+        assert fresh == reuse
+        later = predict_from(here, at, stops[1:], profile=laredo(), weekday=1, stops_model=kept, rows=[2, 3])
+        assert later.stops[-1].id == "c"

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -47,7 +49,7 @@ from ..kit.time import as_utc, at_seconds, seconds_since_midnight
 from ..orders.models import Order
 from ..orders.service import transition
 from ..routing.domain import Break, LatLon, TimeWindow
-from ..routing.eta import EtaStop, predict_from, service_start
+from ..routing.eta import EtaStop, chain_model, predict_from, service_start
 from ..routing.matrix.profiles import profile_named
 from ..routing.matrix.timedep import TrafficProfile
 from . import live
@@ -58,10 +60,27 @@ ACTOR = "system:tracking"
 DEPART_FACTOR = 1.5  # leaving = beyond 1.5 x the fence radius (no flapping at its edge)
 
 
+class _OrderRow(NamedTuple):  # what the ETA work reads of an order (not the entity)
+    id: str
+    status: str
+    lat: float
+    lon: float
+    service_s: int
+    windows: list[dict[str, str]]
+
+
 @dataclass
 class _Stop:
     stop: RouteStop
-    order: Order
+    order: _OrderRow
+
+
+# A model of each live route's stop-to-stop legs, kept between fixes (the leg from
+# the driver's position is modelled per refresh). Keyed by what it depends on.
+_MODELS: OrderedDict[tuple, Any] = OrderedDict()
+_MODELS_MAX = 2048
+_MODELS_LOCK = threading.Lock()
+_ZONES: dict[str, str] = {}  # depot id -> its time zone
 
 
 def _dist_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -221,16 +240,41 @@ def _state(session: Session, route: Route) -> RouteEtaState:
 
 def _stops(session: Session, route: Route) -> list[_Stop]:
     rows = session.execute(
-        select(RouteStop, Order).join(Order, Order.id == RouteStop.order_id)
+        select(RouteStop, Order.id, Order.status, Order.lat, Order.lon, Order.service_s, Order.windows)
+        .join(Order, Order.id == RouteStop.order_id)
         .where(RouteStop.route_id == route.id).order_by(RouteStop.seq)
     ).all()
-    return [_Stop(s, o) for s, o in rows]
+    return [_Stop(r[0], _OrderRow(*r[1:])) for r in rows]
+
+
+def _stops_model(route: Route, stops: list[_Stop], profile_name: str, profile: TrafficProfile, weekday: int):
+    """The route's stop-to-stop model (rows = ``stops`` in order), built once per
+    route, stop list and profile, and kept."""
+    key = (route.id, profile_name, weekday, tuple((st.stop.id, st.order.lat, st.order.lon) for st in stops))
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is not None:
+            _MODELS.move_to_end(key)
+    if model is None:
+        model = chain_model([LatLon(st.order.lat, st.order.lon) for st in stops], profile, weekday)
+        with _MODELS_LOCK:
+            _MODELS[key] = model
+            while len(_MODELS) > _MODELS_MAX:
+                _MODELS.popitem(last=False)
+    memo = getattr(model, "_memo", None)  # its per-departure cache grows with every refresh
+    if memo is not None and len(memo) > 20_000:
+        memo.clear()
+    return model
 
 
 def _clock(session: Session, route: Route) -> tuple[date, str]:
     """(local day, zone) of the route: the engine's clock is seconds since that midnight."""
-    depot = session.get(Depot, route.depot_id)
-    zone = depot.timezone if depot is not None else "UTC"
+    zone = _ZONES.get(route.depot_id)
+    if zone is None:
+        depot = session.get(Depot, route.depot_id)
+        zone = depot.timezone if depot is not None else "UTC"
+        if depot is not None and len(_ZONES) < 10_000:
+            _ZONES[route.depot_id] = zone
     return as_utc(route.depart_at).astimezone(ZoneInfo(zone)).date(), zone
 
 
@@ -361,9 +405,12 @@ def _refresh(session: Session, route: Route, state: RouteEtaState, stops: list[_
     eta_stops = [EtaStop(st.stop.id, LatLon(st.order.lat, st.order.lon), st.order.service_s,
                          _windows(st.order, day, zone)) for st in ahead]
     weekday = day.weekday()
-    profile = _profile(cfg.eta_traffic_profile or getattr(cfg, "traffic_profile", None) or "laredo")
-    pred = predict_from(position, now, eta_stops, profile=profile, weekday=weekday,
-                        breaks=breaks, ready_at=ready)
+    name = cfg.eta_traffic_profile or getattr(cfg, "traffic_profile", None) or "laredo"
+    profile = _profile(name)
+    model = _stops_model(route, stops, name, profile, weekday) if ahead else None
+    row = {st.stop.id: k for k, st in enumerate(stops)}
+    pred = predict_from(position, now, eta_stops, profile=profile, weekday=weekday, breaks=breaks, ready_at=ready,
+                        stops_model=model, rows=[row[st.stop.id] for st in ahead])
     state.refreshed_at = at
     logged = dict(state.logged or {})
     approached = list(state.approached or [])
@@ -385,7 +432,9 @@ def _refresh(session: Session, route: Route, state: RouteEtaState, stops: list[_
         publish_after_commit(session, f"order:{o.id}", {"type": "eta", "route_id": route.id, **item})
         if s.id not in approached and _approaching(k, p.arrival - now, cfg) and o.status == "out_for_delivery":
             try:
-                transition(session, ACTOR, o, "approaching")
+                order = session.get(Order, o.id)
+                if order is not None:
+                    transition(session, ACTOR, order, "approaching")
             except Conflict as e:
                 log.info("approaching for order %s not sent: %s", o.id, e)
             approached.append(s.id)

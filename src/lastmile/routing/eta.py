@@ -138,6 +138,32 @@ def chain_model(
     return TimeDependentModel(matrix, list(points), profile, weekday)
 
 
+ORIGIN = -1  # the driver's position in a ``FromPosition`` model
+
+
+@dataclass(frozen=True, slots=True)
+class FromPosition:
+    """The driver's position (row ``ORIGIN``) to the next stop on a small model of
+    its own; stop to stop on ``stops_model``, which can be built once per route and
+    kept (its rows are the route's stops; the position changes with every fix)."""
+
+    first: TravelTimeModel  # rows 0 (the position) and 1 (the next stop)
+    stops_model: TravelTimeModel
+    next_row: int  # the next stop's row in ``stops_model``
+
+    def travel(self, i: int, j: int, depart: int) -> int:
+        if i == ORIGIN:
+            if j != self.next_row:
+                raise ValueError("from the position, only the next stop")
+            return self.first.travel(0, 1, depart)
+        return self.stops_model.travel(i, j, depart)
+
+    def distance(self, i: int, j: int) -> int:
+        if i == ORIGIN:
+            return self.first.distance(0, 1)
+        return self.stops_model.distance(i, j)
+
+
 def predict_from(
     position: LatLon,
     at: int,
@@ -148,9 +174,19 @@ def predict_from(
     provider: MatrixProvider | None = None,
     breaks: Sequence[Break] = (),
     ready_at: int | None = None,
+    stops_model: TravelTimeModel | None = None,
+    rows: Sequence[int] | None = None,
 ) -> Eta:
-    """``predict`` on a model built for this position and these stops."""
+    """``predict`` from ``position``. With ``stops_model`` (``chain_model`` over the
+    route's stop locations, ``rows`` = each of ``stops``' row in it), only the leg
+    from the position is modelled anew; without, one model for position + stops."""
     if not stops:
         return Eta((), (), max(at, ready_at or at))
-    model = chain_model([position, *(s.location for s in stops)], profile, weekday, provider)
-    return predict(model, at, stops, breaks=breaks, ready_at=ready_at)
+    if stops_model is None:
+        model = chain_model([position, *(s.location for s in stops)], profile, weekday, provider)
+        return predict(model, at, stops, breaks=breaks, ready_at=ready_at)
+    if rows is None or len(rows) != len(stops):
+        raise ValueError("one stops_model row per stop")
+    first = chain_model([position, stops[0].location], profile, weekday, provider)
+    return predict(FromPosition(first, stops_model, rows[0]), at, stops, origin=ORIGIN, rows=rows, breaks=breaks,
+                   ready_at=ready_at)
