@@ -234,6 +234,32 @@ def test_a_dispatcher_runs_the_day_from_the_console(page, live, fleet, screensho
     expect(page.locator(".leaflet-popup-content")).to_contain_text("fallida")
     shots.append(screenshot(page, "console-stop-es"))
 
+    # a customer writes from the tracking page: a message alert, answered from the panel
+    from lastmile.orders.models import Order
+    from lastmile.orders.service import issue_tracking_token
+
+    with live.db.session() as s:
+        asking = s.get(RouteStop, after[dst_route][0])
+        tracking = issue_tracking_token(s, s.get(Order, asking.order_id))
+        s.commit()
+    req = urllib.request.Request(f"{live.url}/t/{tracking}/messages", data=json.dumps(
+        {"body": "¿Puede tocar el timbre dos veces?"}).encode(), headers={"Content-Type": "application/json"})
+    try:
+        posted = urllib.request.urlopen(req, timeout=20).status
+    except urllib.error.HTTPError as e:
+        posted = e.code
+    if posted != 404:  # the portal is installed
+        assert posted == 201
+        page.click("[data-tab=alerts]")
+        message = page.locator(f"#alert-list li:has([data-stop='{asking.id}'])")
+        expect(message).to_contain_text("timbre dos veces", timeout=20_000)
+        expect(message).to_contain_text("Mensaje")
+        shots.append(screenshot(page, "console-message-es"))
+        message.locator("input[name=body]").fill("Claro, con gusto")
+        message.locator("button[type=submit]").click()
+        expect(page.locator(f"#alert-list [data-stop='{asking.id}']")).to_have_count(0, timeout=20_000)
+        page.click(f"#alert-list [data-stop='{failing}']")
+
     # search by phone, however typed
     page.keyboard.press("Escape")
     page.locator("#map").click(position={"x": 5, "y": 5})

@@ -261,7 +261,8 @@ function renderAlerts() {
   const lang = getLang();
   $("alert-list").innerHTML = state.alerts.length ? state.alerts.map((a) => `
     <li class="alert sev-${a.severity}"><button type="button" data-alert="${esc(a.id)}" data-stop="${a.stop_id || ""}" data-route="${a.route_id || ""}">
-      <b class="kind">${esc(t(`alert.${a.kind}`))}</b> ${esc(a.summary[lang] || a.summary.es)}</button></li>`).join("")
+      <b class="kind">${esc(t(`alert.${a.kind}`))}</b> ${esc(a.summary[lang] || a.summary.es)}</button>
+      ${a.kind === "message" && a.order_id ? `<form class="reply" data-order="${a.order_id}"><input name="body" required maxlength="1000" aria-label="${esc(t("alert.reply"))}" placeholder="${esc(t("alert.reply"))}"><button type="submit">${esc(t("alert.send"))}</button></form>` : ""}</li>`).join("")
     : `<li class="muted">${esc(t("alerts.none"))}</li>`;
 }
 
@@ -396,7 +397,10 @@ function onMessage(m) {
       break;
     }
     case "eta": {
-      const items = Array.isArray(m.stops) ? m.stops : [m];
+      // tracking's ETA refresh: {route_id, etas: [{stop_id, eta_at, late_by_s}]}; a driver's
+      // delay or break ({route_id, version, shift_s}) has no per-stop list: read the day again
+      if (!Array.isArray(m.etas) && !m.stop_id) { reloadDay(); break; }
+      const items = Array.isArray(m.etas) ? m.etas : [m];
       for (const it of items) {
         const hit = state.stopById.get(it.stop_id || it.id);
         if (!hit) continue;
@@ -731,6 +735,16 @@ function wire() {
     if (!b) return;
     if (b.dataset.stop && goToStop(b.dataset.stop)) return;
     if (b.dataset.route && state.routeById.has(b.dataset.route)) { switchTab("routes"); selectRoute(b.dataset.route); }
+  });
+  $("alert-list").addEventListener("submit", async (ev) => {
+    const form = ev.target.closest("form.reply");
+    if (!form) return;
+    ev.preventDefault();
+    try {
+      await post(`/orders/${form.dataset.order}/messages`, { body: form.elements.body.value });
+      toast(t("alert.sent"));
+      await loadAlerts();
+    } catch (e) { fail(e); }
   });
   $("proposal-list").addEventListener("click", async (ev) => {
     const b = ev.target.closest("[data-proposal]");

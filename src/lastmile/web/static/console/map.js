@@ -92,10 +92,13 @@ export class DayMap {
     for (const p of latest.values()) {
       let m = this.drivers.get(p.driver_id);
       const heading = Number.isFinite(p.bearing) ? p.bearing : null;
-      const html = `<span class="arrow" style="transform: rotate(${heading ?? 0}deg); border-bottom-color: ${colourOf(p) || "#1b2a4a"}"></span>` +
-        (heading === null ? '<span class="dot"></span>' : "");
+      // a navigation arrow pointing where the driver heads (a disc when the heading is unknown)
+      const fill = colourOf(p) || "#1b2a4a";
+      const shape = heading === null ? `<circle cx="12" cy="12" r="7" fill="${fill}" stroke="#fff" stroke-width="2"/>`
+        : `<path d="M12 2 L20 21 L12 16 L4 21 Z" fill="${fill}" stroke="#fff" stroke-width="1.5" stroke-linejoin="round" transform="rotate(${Math.round(heading)} 12 12)"/>`;
+      const html = `<svg viewBox="0 0 24 24" width="26" height="26" aria-hidden="true">${shape}</svg>`;
       if (!m) {
-        m = L.marker([p.lat, p.lon], { icon: L.divIcon({ className: "driver-icon", html, iconSize: [22, 22] }),
+        m = L.marker([p.lat, p.lon], { icon: L.divIcon({ className: "driver-icon", html, iconSize: [26, 26] }),
           title: `${t("legend.driver")}: ${nameOf(p.driver_id)}`, keyboard: false, zIndexOffset: 1000 });
         m.addTo(this.layers.drivers);
         this.drivers.set(p.driver_id, m);
