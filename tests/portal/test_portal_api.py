@@ -228,7 +228,7 @@ def test_a_failed_delivery_is_rescheduled_to_an_offered_slot(client, db, world, 
     bad = client.post(f"/t/{token}/reschedule", json={"start": "2026-12-01T03:00:00Z", "end": "2026-12-01T05:00:00Z"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "start"
     pick = offered[-1]
-    r = client.post(f"/t/{token}/reschedule", json=pick)
+    r = client.post(f"/t/{token}/reschedule", json={"start": pick["start"], "end": pick["end"]})
     assert r.status_code == 200, r.text
     st = r.json()
     assert st["phase"] == "pending" and st["order"]["windows"] == [{"start": pick["start"], "end": pick["end"]}]
@@ -244,7 +244,7 @@ def test_an_assigned_order_leaves_its_route_when_rescheduled(client, db, world, 
 
     second = day["stops"][1]
     pick = client.get(f"/t/{second['token']}/slots").json()[0]
-    r = client.post(f"/t/{second['token']}/reschedule", json=pick)
+    r = client.post(f"/t/{second['token']}/reschedule", json={"start": pick["start"], "end": pick["end"]})
     assert r.status_code == 200, r.text
     with db.session() as s:
         assert s.get(RouteStop, second["stop_id"]).status == "skipped"

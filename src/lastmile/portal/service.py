@@ -100,9 +100,12 @@ def phase(order: Order, stop: RouteStop | None, route: Route | None) -> str:
     """One word for where the delivery is, the page's headline."""
     if order.status in ("delivered", "failed", "returned", "cancelled"):
         return order.status
-    if stop is not None and stop.status in ("en_route", "arrived"):
-        return stop.status
-    if order.status == "out_for_delivery" or (route is not None and route.status == "started"):
+    if stop is not None and stop.status not in STOP_FINAL:  # a stop still to be served today
+        if stop.status in ("en_route", "arrived"):
+            return stop.status
+        if route is not None and route.status == "started":
+            return "out_for_delivery"
+    if order.status == "out_for_delivery":
         return "out_for_delivery"
     if order.status == "assigned":
         return "assigned"
@@ -162,7 +165,8 @@ def state(session: Session, order: Order) -> dict[str, Any]:
     found = _live_stop(session, order)
     stop, route = found if found is not None else (None, None)
     ph = phase(order, stop, route)
-    driver = _driver_name(session, route) if ph in ("out_for_delivery", "en_route", "arrived") else ""
+    name = _driver_name(session, route)  # first name only; says who wrote a message
+    driver = name if ph in ("out_for_delivery", "en_route", "arrived") else ""
     eta = None
     ahead = None
     if stop is not None and stop.status not in STOP_FINAL and order.status in ("assigned", "out_for_delivery"):
@@ -183,7 +187,7 @@ def state(session: Session, order: Order) -> dict[str, Any]:
         "position": latest_position(session, route.driver_id) if visible and route is not None else None,
         "destination": {"lat": order.lat, "lon": order.lon},
         "preferences": preferences(session, order),
-        "messages": [customer_message(m, driver) for m in messages(session, order)],
+        "messages": [customer_message(m, name) for m in messages(session, order)],
         "rating": {"score": rating.score, "comment": rating.comment} if rating is not None else None,
         "can": {"message": can_message(order), "preferences": can_change_preferences(order, stop),
                 "reschedule": can_reschedule(order), "rate": order.status in RATABLE and rating is None},

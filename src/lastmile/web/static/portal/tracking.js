@@ -95,9 +95,13 @@ function renderEta() {
     return;
   }
   const n = s.stops_before;
-  const stopsText = n === null || n === undefined ? "" : t(n === 0 ? "stops.0" : n === 1 ? "stops.1" : "stops.n", { n });
-  const etaText = t("eta", { start: time(s.eta.start), end: time(s.eta.end) });
-  el.textContent = stopsText ? `${stopsText} · ${etaText}` : etaText;
+  const ahead = document.createElement("span");
+  ahead.className = "ahead";
+  ahead.textContent = n === null || n === undefined ? "" : t(n === 0 ? "stops.0" : n === 1 ? "stops.1" : "stops.n", { n });
+  const win = document.createElement("span");
+  win.className = "window";
+  win.textContent = t("eta", { start: time(s.eta.start), end: time(s.eta.end) });
+  el.replaceChildren(...(ahead.textContent ? [ahead, win] : [win]));
   el.dataset.etaAt = s.eta.at;
   el.hidden = false;
 }
@@ -200,6 +204,8 @@ function renderPrefs() {
   const open = state.can.preferences;
   for (const el of form.elements) el.disabled = !open;
   $("prefs-locked").hidden = open;
+  // after the attempt there is nothing left to instruct: the card goes away
+  $("prefs-card").hidden = ["delivered", "failed", "returned", "cancelled"].includes(state.phase);
 }
 
 function renderResched() {
