@@ -505,3 +505,67 @@ def test_an_action_the_server_refuses_is_kept_and_shown(phone, live, jpeg, page_
     assert "delivered" not in history and history.count("failed") == 1
     assert _actions(live, seeded["route_id"]) == []  # refused actions are not recorded as applied
     assert page_errors == []
+
+
+def _qr_video(browser, tmp: Path, text: str) -> Path:
+    """A fake camera feed (MJPEG) showing a QR code of ``text``, drawn by @zxing/library's
+    own encoder in the browser."""
+    from lastmile.web.vendor import node_modules_dir
+
+    page = browser.new_page()
+    try:
+        page.set_content("<canvas id=c></canvas>")
+        page.add_script_tag(path=str(node_modules_dir() / "@zxing/library/umd/index.min.js"))
+        url = page.evaluate("""(text) => {
+          const m = new ZXing.MultiFormatWriter().encode(text, ZXing.BarcodeFormat.QR_CODE, 240, 240, new Map());
+          const c = document.getElementById('c'); c.width = 640; c.height = 480;
+          const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, 640, 480); g.fillStyle = '#000';
+          const s = 400 / m.getWidth();
+          for (let y = 0; y < m.getHeight(); y++) for (let x = 0; x < m.getWidth(); x++)
+            if (m.get(x, y)) g.fillRect(120 + x * s, 40 + y * s, Math.ceil(s), Math.ceil(s));
+          return c.toDataURL('image/jpeg', 0.95);
+        }""", text)
+    finally:
+        page.close()
+    import base64
+
+    path = tmp / "camera.mjpeg"
+    path.write_bytes(base64.b64decode(url.split(",", 1)[1]) * 30)
+    return path
+
+
+def test_a_parcel_is_scanned_with_the_camera(playwright_instance, browser, live, tmp_path, screenshot):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    from .conftest import CHROMIUM, CHROMIUM_ARGS
+
+    seeded = seed_route(live, stops=STOPS[1:2])
+    code = seeded["codes"][0][0]
+    video = _qr_video(browser, tmp_path, code)
+    camera_browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+              f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = camera_browser.new_context(base_url=live.url, viewport=PHONE, is_mobile=True, has_touch=True,
+                                             locale="es-MX", permissions=["camera"])
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        sign_in(page, seeded["email"])
+        page.locator("button.stop").first.tap()
+        page.locator("[data-act=deliver]").tap()
+        page.locator("[data-act=camera]").tap()
+        page.locator(".scans li.ok", has_text=code).wait_for(timeout=20_000)
+        assert "Escaneados 1 de 1" in page.locator("form[data-form=deliver]").inner_text()
+        # the camera stays on for the next parcel, saying what it got, until "Listo"
+        assert page.locator("#scanner").is_visible()
+        assert page.locator("#scan-status").inner_text() == f"Escaneados 1 de 1 · {code}"
+        page.screenshot(path=str(screenshot(page, "driver-scanner-es")))  # the viewport: the overlay is fixed
+        page.locator("#scan-done").tap()
+        assert page.locator("#scanner").is_hidden()
+        assert page.evaluate("document.getElementById('video').srcObject === null "
+                             "|| document.getElementById('video').srcObject.active === false")
+        assert errors == []
+    finally:
+        camera_browser.close()

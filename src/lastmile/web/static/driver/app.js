@@ -103,7 +103,7 @@ function renderOutbox() {
 }
 
 function go(name, extra = {}) {
-  if (S.scannerStop) { S.scannerStop(); S.scannerStop = null; }
+  stopScanner();
   if (S.view.name === "map") closeMap();
   S.view = { name, ...extra };
   render();
@@ -378,8 +378,6 @@ function scanBlock(s, label) {
     ${codes.length ? `<p class="muted">${t("scanned", { a: f.scans.filter((c) => codes.includes(c)).length, b: codes.length })}</p>` : ""}
     <ul class="codes scans">${list}${extra}</ul>
     <button class="btn big" type="button" data-act="camera">${t("scan_camera")}</button>
-    <div class="scanner" id="scanner" hidden><video id="video" playsinline muted></video>
-      <button class="btn" type="button" data-act="camera-off">✖</button></div>
     <div class="row-in"><input id="code" name="code" autocomplete="off" autocapitalize="characters" placeholder="${t("scan_typed")}" aria-label="${t("scan_typed")}">
       <button class="btn" type="button" data-act="add-code">${t("add")}</button></div>
   </section>`;
@@ -549,12 +547,29 @@ function addScan(code) {
 
 function rerenderForm() {
   const y = window.scrollY;
-  const stopScanner = S.scannerStop;
-  S.scannerStop = null;
   if (S.pad && S.form) S.form.signatureData = S.pad.isEmpty() ? null : S.pad.toData();
   render();
   window.scrollTo(0, y);
-  if (stopScanner) stopScanner();
+  if (!scanner.hidden) scannerStatus();
+}
+
+// The camera scanner lives outside #app, so the form can re-render under it while it keeps scanning.
+const scanner = document.getElementById("scanner");
+
+function scannerStatus() {
+  const s = stopById(S.view.stopId);
+  const codes = S.view.name === "scanin" ? returnCodes() : s ? codesOf(s) : [];
+  const got = S.form ? S.form.scans : [];
+  const last = got[got.length - 1];
+  document.getElementById("scan-status").textContent = codes.length
+    ? `${t("scanned", { a: got.filter((c) => codes.includes(c)).length, b: codes.length })}${last ? ` · ${last}` : ""}`
+    : last || "";
+  document.getElementById("scan-done").textContent = t("done");
+}
+
+function stopScanner() {
+  if (S.scannerStop) { S.scannerStop(); S.scannerStop = null; }
+  scanner.hidden = true;
 }
 
 async function onAct(el) {
@@ -602,20 +617,16 @@ async function onAct(el) {
     return;
   }
   if (act === "camera") {
-    const box = document.getElementById("scanner");
-    box.hidden = false;
+    stopScanner();
+    scanner.hidden = false;
+    scannerStatus();
     try {
       S.scannerStop = await startScanner(document.getElementById("video"), config.zxing, addScan);
     } catch (e) {
-      box.hidden = true;
+      stopScanner();
       toast(t("camera_unavailable"));
       document.getElementById("code").focus();
     }
-    return;
-  }
-  if (act === "camera-off") {
-    if (S.scannerStop) { S.scannerStop(); S.scannerStop = null; }
-    document.getElementById("scanner").hidden = true;
     return;
   }
   if (act === "photo-rm") {
@@ -756,6 +767,7 @@ document.getElementById("lang").addEventListener("click", () => {
   if (S.pad && S.form) S.form.signatureData = S.pad.isEmpty() ? null : S.pad.toData();
   render();
 });
+document.getElementById("scan-done").addEventListener("click", stopScanner);
 document.getElementById("outbox").addEventListener("click", () => go(sync.state.authNeeded && S.pending.length ? "login" : "outbox"));
 window.addEventListener("online", () => { renderOutbox(); flushAll(); refreshSoon(); });
 window.addEventListener("offline", renderOutbox);
