@@ -11,6 +11,7 @@ so far are skipped.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -108,11 +109,20 @@ class Choice:
         return Spot(self.vehicle_id, self.position, self.added_distance_m, self.added_duration_s)
 
 
+@dataclass(frozen=True)
+class Estimate:
+    vehicle_id: str
+    position: int
+    added_distance_m: int
+    added_duration_s: int
+    cost: float
+
+
 class RouteState:
     """One route's sequence, exact timing and per-position slack."""
 
     def __init__(self, ctx: Context, vehicle_id: str, seq: Sequence[str], *, depart: int | None = None,
-                 min_position: int = 0, objective: str = "cost") -> None:
+                 min_position: int = 0, objective: str = "cost", timing: Timing | None = None) -> None:
         v = ctx.vehicles[vehicle_id]
         self.vehicle = v
         self.seq = tuple(seq)
@@ -120,7 +130,10 @@ class RouteState:
         self.min_position = min(min_position, len(self.seq))
         self._objective = objective
         self.per_m, self.per_s, self.fixed = cost_terms(v, objective)
-        tm = schedule(ctx, v, self.seq, depart) if self.seq or depart is not None else None
+        if timing is not None and tuple(timing.route.stop_ids) == self.seq:
+            tm: Timing | None = timing  # already re-timed exactly (the chosen insertion)
+        else:
+            tm = schedule(ctx, v, self.seq, depart) if self.seq or depart is not None else None
         self.timing = tm
         n = len(self.seq)
         start_row, end_row = ctx.depot_row(v.start_depot), ctx.depot_row(v.end)
@@ -187,6 +200,15 @@ class RouteState:
         self.sufmax = np.maximum.accumulate(loads[::-1], axis=0)[::-1]
         self.capacity = np.asarray(v.capacity, dtype=np.float64) if v.capacity else np.full(dims, INF)
         self.positions = n + 1
+        # the same per position, as arrays ready to be concatenated across routes
+        p = n + 1
+        self.arrays = {
+            "dep": np.asarray(self.dep_prev, dtype=np.float64), "arr": np.asarray(self.old_arr, dtype=np.float64),
+            "gap": np.asarray(self.gap_extra, dtype=np.float64), "slack": np.asarray(self.slack, dtype=np.float64),
+            "minpos": np.full(p, float(self.min_position)), "per_m": np.full(p, float(self.per_m)),
+            "fixed": np.full(p, float(self.fixed if not self.seq else 0)), "pos": np.arange(p),
+            "cap": np.broadcast_to(self.capacity, (p, dims)),
+        }
 
 
 def _window_in_use(stop: Stop, start: int) -> TimeWindow | None:
@@ -214,12 +236,15 @@ class LivePlan:
                   for vid, seq in sequences.items()}
         return cls(ctx, states)
 
-    def update(self, vehicle_id: str, seq: Sequence[str], *, min_position: int | None = None) -> None:
+    def update(self, vehicle_id: str, seq: Sequence[str], *, min_position: int | None = None,
+               timing: Timing | None = None) -> None:
+        """Replace a route's sequence (``timing``: its exact timing, if known -- e.g.
+        ``Choice.timing`` of the insertion just made)."""
         old = self.states[vehicle_id]
         self.states[vehicle_id] = RouteState(
             self.ctx, vehicle_id, seq, depart=old.depart,
             min_position=old.min_position if min_position is None else min_position,
-            objective=_objective_of(old))
+            objective=_objective_of(old), timing=timing)
         self._dirty = True
 
     def sequences(self) -> dict[str, tuple[str, ...]]:
@@ -228,70 +253,86 @@ class LivePlan:
     def _build(self) -> None:
         sts = list(self.states.values())
         self._vids = [st.vehicle.id for st in sts]
-        cat = np.concatenate
-        self._route = cat([np.full(st.positions, i, dtype=np.int64) for i, st in enumerate(sts)]) if sts else np.zeros(0, np.int64)
-        self._pos = cat([np.arange(st.positions) for st in sts]) if sts else np.zeros(0, np.int64)
-        self._prev = cat([st.prev_row for st in sts]) if sts else np.zeros(0, np.int64)
-        self._next = cat([st.next_row for st in sts]) if sts else np.zeros(0, np.int64)
-        f = lambda name: cat([np.asarray(getattr(st, name), dtype=np.float64) for st in sts]) if sts else np.zeros(0)  # noqa: E731
-        self._dep, self._arr, self._gap, self._slack = f("dep_prev"), f("old_arr"), f("gap_extra"), f("slack")
-        self._minpos = cat([np.full(st.positions, st.min_position) for st in sts]) if sts else np.zeros(0)
-        self._per_m = cat([np.full(st.positions, float(st.per_m)) for st in sts]) if sts else np.zeros(0)
-        self._fixed = cat([np.full(st.positions, float(st.fixed if not st.seq else 0)) for st in sts]) if sts else np.zeros(0)
         dims = len(self.ctx.zero)
-        self._pref = cat([st.prefmax for st in sts]) if sts else np.zeros((0, dims))
-        self._suf = cat([st.sufmax for st in sts]) if sts else np.zeros((0, dims))
-        self._cap = cat([np.tile(st.capacity, (st.positions, 1)) for st in sts]) if sts else np.zeros((0, dims))
+        if not sts:
+            self._route = np.zeros(0, np.int64)
+            return
+        cat = np.concatenate
+        self._route = np.repeat(np.arange(len(sts)), [st.positions for st in sts])
+        self._prev = cat([st.prev_row for st in sts])
+        self._next = cat([st.next_row for st in sts])
+        a = {k: cat([st.arrays[k] for st in sts]) for k in sts[0].arrays}
+        self._pos, self._dep, self._arr, self._gap, self._slack = a["pos"], a["dep"], a["arr"], a["gap"], a["slack"]
+        self._minpos, self._per_m, self._fixed, self._cap = a["minpos"], a["per_m"], a["fixed"], a["cap"]
+        self._pref = cat([st.prefmax for st in sts]).reshape(-1, dims)
+        self._suf = cat([st.sufmax for st in sts]).reshape(-1, dims)
         dist = self.ctx.model.base.distances
         self._base_d = dist[self._prev, self._next].astype(np.float64)
+        self._cache: dict = {}
         self._dirty = False
 
     def insert(self, stop_id: str, *, vehicles: Sequence[str] | None = None, verify: int = 3,
                max_checks: int = 12) -> Choice | None:
-        """The cheapest feasible insertion of ``stop_id`` (not yet on any route)."""
+        """The cheapest feasible insertion of ``stop_id`` (not yet on any route):
+        the ``verify`` best estimates are re-timed exactly; the cheapest that holds wins."""
+        est = self._estimates(stop_id, vehicles, verify)
+        best: Choice | None = None
+        feasible = checks = 0
+        for _, j, _t in est:
+            if feasible >= verify or (checks >= max_checks and best is not None):
+                break
+            checks += 1
+            st = self.states[self._vids[self._route[j]]]
+            choice = self._exact(st, stop_id, int(self._pos[j]))
+            if choice is None:
+                continue
+            feasible += 1
+            if best is None or choice.cost < best.cost:
+                best = choice
+        return best
+
+    def estimate(self, stop_id: str, *, vehicles: Sequence[str] | None = None) -> Estimate | None:
+        """The cheapest position by the slack bookkeeping alone (no exact re-timing):
+        for quotes, such as delivery slots. Booking goes through ``insert``."""
+        est = self._estimates(stop_id, vehicles, 1)
+        if not est:
+            return None
+        cost, j, added_t = est[0]
+        st = self.states[self._vids[self._route[j]]]
+        k = int(self._pos[j])
+        d = self.ctx.model.base.distances
+        s = self.ctx.row(stop_id)
+        added_d = int(d[st.prev_row[k], s] + d[s, st.next_row[k]] - d[st.prev_row[k], st.next_row[k]])
+        return Estimate(st.vehicle.id, k, added_d, int(added_t), float(cost))
+
+    def _estimates(self, stop_id: str, vehicles: Sequence[str] | None, verify: int) -> list[tuple[float, int, int]]:
+        """(estimated cost, candidate index, added seconds) of the promising feasible
+        positions, cheapest first."""
         if self._dirty:
             self._build()
         ctx = self.ctx
         stop = ctx.stops[stop_id]
         if not len(self._route):
-            return None
+            return []
         s = ctx.row(stop_id)
         model = ctx.model
-        dist = model.base.distances
         dur = model.base.durations
-        ok_route = np.zeros(len(self._vids), dtype=bool)
-        for i, vid in enumerate(self._vids):
-            if vehicles is not None and vid not in vehicles:
-                continue
-            ok_route[i] = ctx.can_serve(self.states[vid].vehicle, stop)
-        mask = ok_route[self._route] & (self._pos >= self._minpos)
-        # capacity: deliveries ride from the depot to the stop, pickups from the stop back
-        d = np.asarray(ctx.demand(stop), dtype=np.float64)
-        if d.size and d.any():
-            if stop.kind is StopKind.DELIVERY:
-                peak = np.maximum(self._pref + d, self._suf)
-            else:
-                peak = np.maximum(self._pref, self._suf + d)
-            mask &= (peak <= self._cap).all(axis=1)
-        d_in = dist[self._prev, s].astype(np.float64)
-        d_out = dist[s, self._next].astype(np.float64)
-        detour = d_in + d_out - self._base_d
+        mask, detour, lb, a_lb, d_out = self._shared(stop, s, vehicles)
         # free-flow lower bounds on the time the stop pushes the rest of the route
-        a_lb = self._dep + dur[self._prev, s]
         if stop.windows:
-            mask &= a_lb <= stop.windows[-1].end
+            mask = mask & (a_lb <= stop.windows[-1].end)
             start_lb = np.maximum(a_lb, stop.windows[0].start)
         else:
             start_lb = a_lb
-        push_lb = start_lb + stop.service_s + dur[s, self._next] + self._gap - self._arr
+        push_lb = start_lb + stop.service_s + d_out + self._gap - self._arr
         mask &= push_lb <= self._slack
-        lb = self._per_m * detour + self._fixed
         idx = np.flatnonzero(mask)
         if not idx.size:
-            return None
+            return []
         idx = idx[np.argsort(lb[idx], kind="stable")]
         # estimate with the time-of-day model on the two new legs, best lower bounds first
-        est: list[tuple[float, int]] = []
+        est: list[tuple[float, int, int]] = []
+        top: list[float] = []  # max-heap (negated) of the best ``verify`` estimates
         kth = INF
         for j in idx.tolist():
             if lb[j] >= kth:
@@ -311,25 +352,49 @@ class LivePlan:
                 continue
             added_t = max(0, push - st.waits_from[k])
             cost = st.per_m * float(detour[j]) + st.per_s * added_t + float(self._fixed[j])
-            est.append((cost, j))
-            if len(est) >= verify:
-                kth = sorted(c for c, _ in est)[verify - 1]
+            est.append((cost, j, added_t))
+            if len(top) < verify:
+                heapq.heappush(top, -cost)
+            elif cost < -top[0]:
+                heapq.heapreplace(top, -cost)
+            if len(top) >= verify:
+                kth = -top[0]
         est.sort()
-        best: Choice | None = None
-        feasible = checks = 0
-        for _, j in est:
-            if feasible >= verify or (checks >= max_checks and best is not None):
-                break
-            checks += 1
-            st = self.states[self._vids[self._route[j]]]
-            k = int(self._pos[j])
-            choice = self._exact(st, stop_id, k)
-            if choice is None:
+        return est
+
+    def _shared(self, stop: Stop, s: int, vehicles: Sequence[str] | None):  # type: ignore[no-untyped-def]
+        """What does not depend on the stop's windows -- who may serve it, capacity, the
+        detour, lower bounds -- kept for the next stop at the same place (slot quotes)."""
+        key = (stop.location, stop.demand, stop.kind, stop.skills, tuple(vehicles) if vehicles is not None else None)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        ctx = self.ctx
+        dist = ctx.model.base.distances
+        dur = ctx.model.base.durations
+        ok_route = np.zeros(len(self._vids), dtype=bool)
+        for i, vid in enumerate(self._vids):
+            if vehicles is not None and vid not in vehicles:
                 continue
-            feasible += 1
-            if best is None or choice.cost < best.cost:
-                best = choice
-        return best
+            ok_route[i] = ctx.can_serve(self.states[vid].vehicle, stop)
+        mask = ok_route[self._route] & (self._pos >= self._minpos)
+        # capacity: deliveries ride from the depot to the stop, pickups from the stop back
+        d = np.asarray(ctx.demand(stop), dtype=np.float64)
+        if d.size and d.any():
+            if stop.kind is StopKind.DELIVERY:
+                peak = np.maximum(self._pref + d, self._suf)
+            else:
+                peak = np.maximum(self._pref, self._suf + d)
+            mask &= (peak <= self._cap).all(axis=1)
+        detour = dist[self._prev, s].astype(np.float64) + dist[s, self._next] - self._base_d
+        lb = self._per_m * detour + self._fixed
+        a_lb = self._dep + dur[self._prev, s]
+        d_out = dur[s, self._next].astype(np.float64)
+        out = (mask, detour, lb, a_lb, d_out)
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[key] = out
+        return out
 
     def _exact(self, st: RouteState, stop_id: str, k: int) -> Choice | None:
         return exact_insertion(self.ctx, st, stop_id, k)

@@ -69,11 +69,14 @@ class Quote:
     estimated: bool = False  # no routes that day: priced from booked neighbours
 
 
-def quote_live(plan: LivePlan, stop_ids: Mapping[TimeWindow, str]) -> list[Quote]:
-    """Price each slot (a stop id per window, same place) by fast insertion."""
+def quote_live(plan: LivePlan, stop_ids: Mapping[TimeWindow, str], *, exact: bool = False) -> list[Quote]:
+    """Price each slot (a stop id per window, same place) by the fast insertion's
+    estimate (slack bookkeeping and the time-of-day model on the two new legs); with
+    ``exact``, by the exactly re-timed insertion. Booking always goes through the
+    exact insertion, so a quote never commits the plan to anything infeasible."""
     out = []
     for w, sid in stop_ids.items():
-        choice = plan.insert(sid)
+        choice = plan.insert(sid) if exact else plan.estimate(sid)
         if choice is None:
             out.append(Quote(w, False, 0, 0, False))
             continue
