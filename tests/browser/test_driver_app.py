@@ -569,3 +569,33 @@ def test_a_parcel_is_scanned_with_the_camera(playwright_instance, browser, live,
         assert errors == []
     finally:
         camera_browser.close()
+
+
+def test_customer_messages_arrive_live_and_the_driver_replies(phone, live):
+    paths = httpx.get(f"{live.url}/openapi.json", timeout=10).json().get("paths", {})
+    if "/orders/{order_id}/messages" not in paths or "/driver/today" not in paths:
+        pytest.skip("customer messages are not in this build yet")
+    from lastmile.orders.models import Order
+    from lastmile.portal import service as portal
+
+    seeded = seed_route(live, stops=STOPS[:2])
+    order_id = seeded["orders"][0]
+    with live.db.session() as s:
+        portal.add_message(s, s.get(Order, order_id), "customer", "Estoy en la tienda de enfrente")
+        s.commit()
+    page = phone
+    sign_in(page, seeded["email"])
+    page.locator("button.stop").first.tap()
+    page.locator(".msgs li", has_text="Estoy en la tienda de enfrente").wait_for(timeout=10_000)
+    with live.db.session() as s:  # a new one while the stop is open: over the event stream
+        portal.add_message(s, s.get(Order, order_id), "customer", "Toque fuerte, por favor")
+        s.commit()
+    page.locator(".msgs li", has_text="Toque fuerte, por favor").wait_for(timeout=15_000)
+    assert "Cliente:" in page.locator(".msgs li").nth(1).inner_text()
+    page.locator("form[data-form=message] input[name=body]").fill("Voy en 5 minutos")
+    page.locator("form[data-form=message] button[type=submit]").tap()
+    page.locator(".msgs li", has_text="Voy en 5 minutos").wait_for()
+    api = admin_api(live)
+    got = [(m["sender"], m["body"]) for m in api.get(f"/orders/{order_id}/messages").json()]
+    assert got[-1] == ("driver", "Voy en 5 minutos") and len(got) == 3
+    assert page.locator(".msgs li").count() == 3  # the echo over the stream is not shown twice

@@ -584,7 +584,11 @@ async function onAct(el) {
     if (S.pending.length && !window.confirm(t("logout_pending", { n: S.pending.length }))) return;
     try { await post("/auth/logout"); } catch { /* offline: the cookie expires by itself */ }
     S.me = null;
+    S.today = null;
+    S.messages = {};
     await store.setKV("me", null);
+    await store.setKV("today", null);  // the next driver on this phone does not see this route
+    if (window.caches) await caches.delete("lastmile-driver-data");
     return go("login");
   }
   if (act === "flush") return flushAll();
