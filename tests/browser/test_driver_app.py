@@ -599,3 +599,22 @@ def test_customer_messages_arrive_live_and_the_driver_replies(phone, live):
     got = [(m["sender"], m["body"]) for m in api.get(f"/orders/{order_id}/messages").json()]
     assert got[-1] == ("driver", "Voy en 5 minutos") and len(got) == 3
     assert page.locator(".msgs li").count() == 3  # the echo over the stream is not shown twice
+
+
+def test_the_map_loads_tiles_from_the_configured_url(phone, live, blocked):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    seeded = seed_route(live, stops=STOPS[:3])
+    tiles: list[str] = []
+    phone.on("request", lambda req: tiles.append(req.url) if "tile=" in req.url else None)
+    live.settings.map_tile_url = f"{live.url}/static/driver/icons/icon-192.png?tile={{z}}/{{x}}/{{y}}"
+    live.settings.map_tile_attribution = "Test tiles"
+    try:
+        sign_in(phone, seeded["email"])
+        phone.locator("[data-act=map]").tap()
+        phone.locator("#map .leaflet-tile-loaded").first.wait_for(timeout=10_000)
+        assert "Test tiles" in phone.locator("#map .leaflet-control-attribution").inner_text()
+    finally:
+        live.settings.map_tile_url = ""
+        live.settings.map_tile_attribution = ""
+    assert tiles and blocked == []

@@ -10,16 +10,15 @@ the service worker can keep it for offline starts. The worker lives at
 /driver``, since ``/driver`` itself is not under ``/driver/``). Its cache name carries a
 hash of the app's files, so a new release replaces the old copy on the next start.
 
-Map tiles come from ``LASTMILE_MAP_TILES_URL`` (e.g. an own tile server,
-``https://tiles.example.org/{z}/{x}/{y}.png``); without it the in-app map draws the
-stops, the route line and the driver's position on a plain background.
+Map tiles come from the console's setting, ``LASTMILE_MAP_TILE_URL`` (e.g. an own tile
+server, ``https://tiles.example.org/{z}/{x}/{y}.png``); without it the in-app map draws
+the stops, the route line and the driver's position on a plain background.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,16 +66,17 @@ def _env():  # type: ignore[no-untyped-def]
     return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
-def tiles() -> dict[str, str]:
-    return {"url": os.environ.get("LASTMILE_MAP_TILES_URL", ""),
-            "attribution": os.environ.get("LASTMILE_MAP_TILES_ATTRIBUTION", "© OpenStreetMap contributors")}
+def tiles(settings: object) -> dict[str, str]:
+    """The map's tiles: the same settings as the console's (``LASTMILE_MAP_TILE_URL``)."""
+    return {"url": getattr(settings, "map_tile_url", "") or "",
+            "attribution": getattr(settings, "map_tile_attribution", "") or ""}
 
 
 async def shell(request: Request) -> Response:
     if request.url.path.endswith("/"):
         return RedirectResponse(SCOPE, status_code=308)
     html = _env().get_template("driver/app.html").render(
-        vendor=VENDOR, release=release(), tiles=tiles(), scope=SCOPE)
+        vendor=VENDOR, release=release(), tiles=tiles(request.app.state.settings), scope=SCOPE)
     return HTMLResponse(html, headers=NO_CACHE)
 
 

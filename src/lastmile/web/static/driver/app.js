@@ -179,7 +179,7 @@ function startStream() {
     let msg;
     try { msg = JSON.parse(ev.data); } catch { return; }
     const r = route();
-    if ((msg.type === "route" || msg.type === "stop") && r && msg.route_id === r.id && (msg.version || 0) > (r.version || 0)) {
+    if (["route", "stop", "eta"].includes(msg.type) && r && msg.route_id === r.id && (msg.version || 0) > (r.version || 0)) {
       refreshSoon();
     } else if ((msg.type === "route" || msg.type === "stop") && (!r || msg.route_id !== r.id)) {
       refreshSoon();

@@ -14,7 +14,7 @@ export function drawMap(el, stops, position, tiles) {
   const L = window.L;
   if (map) { map.remove(); map = null; me = null; }
   map = L.map(el, { zoomControl: true, attributionControl: !!tiles.url, tap: true });
-  if (tiles.url) L.tileLayer(tiles.url, { maxZoom: 19, attribution: tiles.attribution }).addTo(map);
+  if (tiles.url) L.tileLayer(tiles.url, { maxZoom: 19, attribution: tiles.attribution || "" }).addTo(map);
   const points = [];
   for (const s of stops) {
     if (typeof s.lat !== "number" || typeof s.lon !== "number") continue;
