@@ -20,6 +20,9 @@ class TrackingSettings(BaseSettings):
     max_speed_mps: float = Field(default=70.0, gt=0)  # ~250 km/h: faster jumps are impossible
     jump_slack_m: float = Field(default=100.0, ge=0)  # tolerated on top of both fixes' accuracy
 
+    # the ETA work sees a driver's fixes at most this often (and always the newest of a batch)
+    eta_min_interval_s: float = Field(default=5.0, ge=0)
+
     # limits
     max_batch: int = Field(default=1000, ge=1)  # positions per POST /tracking/positions
     max_body_bytes: int = Field(default=512 * 1024, ge=1024)  # HTTP bodies of the tracking endpoints

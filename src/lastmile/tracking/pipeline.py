@@ -176,7 +176,7 @@ def next_stops(session: Session, route_ids: list[str]) -> dict[str, NextStop]:
     return out
 
 
-def driver_state(fix: Fix, prev: _Last | None, stop: NextStop | None, cfg: TrackingSettings) -> str:
+def driver_state(fix: Fix, prev: _Last | Fix | None, stop: NextStop | None, cfg: TrackingSettings) -> str:
     """driving / at_stop / stopped from the fix alone (offline is decided by age on read)."""
     speed = fix.speed_mps
     if speed is None and prev is not None and fix.at > prev.at:
@@ -213,14 +213,15 @@ def ingest(session: Session, items: list[tuple[Sender, Fix]], *, cfg: TrackingSe
     if not items:
         return Outcome(reasons, counts)
     driver_ids = list(by_driver)
-    lives = {d.driver_id: d for d in session.scalars(select(DriverLive).where(DriverLive.driver_id.in_(driver_ids)))}
+    lives = {r[0]: _Last(*r[1:]) for r in session.execute(
+        select(DriverLive.driver_id, DriverLive.at, DriverLive.lat, DriverLive.lon, DriverLive.accuracy_m)
+        .where(DriverLive.driver_id.in_(driver_ids)))}
 
     # 1. filter, per driver in fix-time order against the last accepted fix
     fresh: dict[str, list[int]] = {}  # driver -> accepted items newer than its live fix, in time order
     accepted: list[int] = []
     for driver_id, idx in by_driver.items():
-        live = lives.get(driver_id)
-        last = _Last(live.at, live.lat, live.lon, live.accuracy_m) if live is not None else None
+        last = lives.get(driver_id)
         seen: set[datetime] = set()
         newer: list[int] = []
         for i in sorted(idx, key=lambda i: items[i][1].at):
@@ -275,7 +276,7 @@ def ingest(session: Session, items: list[tuple[Sender, Fix]], *, cfg: TrackingSe
         try:
             with session.begin_nested():
                 for driver_id, idx in fresh.items():
-                    for i in idx:
+                    for i in _thinned(items, idx, cfg.eta_min_interval_s):
                         fix, r = items[i][1], route_of[i]
                         eta.on_position(session, driver_id=driver_id, route_id=r.id if r else None, lat=fix.lat,
                                         lon=fix.lon, at=fix.at, speed_mps=fix.speed_mps)
@@ -286,27 +287,50 @@ def ingest(session: Session, items: list[tuple[Sender, Fix]], *, cfg: TrackingSe
     newest = {d: idx[-1] for d, idx in fresh.items()}
     route_ids = list({r.id for i in newest.values() if (r := route_of[i]) is not None})
     stops = next_stops(session, route_ids)
+    live_rows = []
     for driver_id, i in newest.items():
         sender, fix = items[i]
         r = route_of[i]
         stop = stops.get(r.id) if r else None
-        live = lives.get(driver_id)
-        prev = _Last(live.at, live.lat, live.lon, live.accuracy_m) if live is not None else None
+        idx = fresh[driver_id]
+        prev = items[idx[-2]][1] if len(idx) > 1 else lives.get(driver_id)
         state = driver_state(fix, prev, stop, cfg)
-        values = dict(organization_id=sender.organization_id, device_id=sender.device_id, route_id=r.id if r else None,
-                      source=fix.source, at=fix.at, received_at=received, lat=fix.lat, lon=fix.lon,
-                      accuracy_m=fix.accuracy, speed_mps=fix.speed_mps, bearing=fix.bearing, battery=fix.battery,
-                      state=state)
-        if live is None:
-            session.add(DriverLive(driver_id=driver_id, **values))
-        else:
-            for k, v in values.items():
-                setattr(live, k, v)
+        live_rows.append(dict(
+            driver_id=driver_id, organization_id=sender.organization_id, device_id=sender.device_id,
+            route_id=r.id if r else None, source=fix.source, at=fix.at, received_at=received, lat=fix.lat,
+            lon=fix.lon, accuracy_m=fix.accuracy, speed_mps=fix.speed_mps, bearing=fix.bearing, battery=fix.battery,
+            state=state))
         topics = [f"org:{sender.organization_id}", f"driver:{driver_id}"]
         if r is not None:
             topics.append(f"route:{r.id}")
             if stop is not None and r.status == "started":
                 topics.append(f"order:{stop.order_id}")  # only the customer the driver is heading to
         publish_after_commit(session, topics, position_message(driver_id, r.id if r else None, fix, state))
-    session.flush()
+    if live_rows:
+        _upsert_live(session, live_rows)
     return Outcome(reasons, counts)
+
+
+def _thinned(items: list[tuple[Sender, Fix]], idx: list[int], min_s: float) -> list[int]:
+    """The fixes (in time order) the ETA work sees: at most one per ``min_s`` seconds,
+    and always the newest -- a phone's buffered batch of 1 Hz fixes need not cost one
+    ETA pass each; arrival dwell is still timed to within ``min_s``."""
+    out: list[int] = []
+    for k, i in enumerate(idx):
+        last = k == len(idx) - 1
+        if last or not out or (items[i][1].at - items[out[-1]][1].at).total_seconds() >= min_s:
+            out.append(i)
+    return out
+
+
+def _upsert_live(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One INSERT .. ON CONFLICT for every driver's newest fix; a concurrent batch
+    with a newer fix for the same driver wins."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    ins = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(DriverLive).values(rows)
+    cols = [c for c in rows[0] if c != "driver_id"]
+    session.execute(ins.on_conflict_do_update(
+        index_elements=[DriverLive.driver_id], set_={c: ins.excluded[c] for c in cols},
+        where=DriverLive.at < ins.excluded.at))
