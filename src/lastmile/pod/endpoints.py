@@ -91,7 +91,11 @@ def driver_actions(
     return {"results": results}
 
 
-@router.post("/driver/files", status_code=201)
+UNSUPPORTED = {415: {"description": "Not a JPEG, PNG or WebP image (checked by its bytes)",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
+
+
+@router.post("/driver/files", status_code=201, responses=UNSUPPORTED)
 def driver_file(
     file: Annotated[UploadFile, File(description="a photo or signature: JPEG, PNG or WebP, at most 8 MB")],
     session: SessionDep, settings: SettingsDep, p: Principal = Depends(driver_only),
