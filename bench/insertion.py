@@ -45,13 +45,18 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
 
 
-def live_plan(n_stops: int, n_vehicles: int, n_orders: int, seed: int, solve_s: float, balance: float = 0.0):
-    """(context over all stops, sequences of the solved plan, ids of the orders still to come)."""
+def live_plan(n_stops: int, n_vehicles: int, n_orders: int, seed: int, solve_s: float, balance: float = 0.0,
+              max_work_h: float = 4.5):
+    """(context over all stops, sequences of the solved plan, departures, ids of the orders
+    still to come). Working time is capped so that the day needs (nearly) every vehicle."""
     full = generate(n_stops + n_orders, n_vehicles, seed)
+    if max_work_h:
+        full = dataclasses.replace(full, vehicles=tuple(
+            dataclasses.replace(v, max_work_s=int(max_work_h * 3600)) for v in full.vehicles))
     base = dataclasses.replace(full, stops=full.stops[:n_stops])
     traffic = laredo()
     t = time.perf_counter()
-    cache = Path(tempfile.gettempdir()) / f"lastmile-bench-insertion-{n_stops}-{n_vehicles}-{n_orders}-{seed}-{solve_s}.pickle"
+    cache = Path(tempfile.gettempdir()) / f"lastmile-bench-insertion-{n_stops}-{n_vehicles}-{n_orders}-{seed}-{solve_s}-{max_work_h}.pickle"
     if cache.exists():
         plan = pickle.loads(cache.read_bytes())
     else:

@@ -146,3 +146,17 @@ def test_proposals_are_per_organization(client, world, live_day):
     r = client.get("/proposals?status=bogus", headers=world.headers["dispatcher"])
     assert r.status_code == 422
     assert client.get("/proposals", headers=world.headers["driver"]).status_code == 403
+
+
+def test_proposals_are_broadcast_to_the_organization_after_commit(client, world, db, live_day, monkeypatch):
+    from lastmile.kit import broadcast
+
+    sent: list[tuple[list[str], dict]] = []
+    b = broadcast.get_broadcaster()
+    monkeypatch.setattr(b, "publish_many", lambda topics, message: sent.append((list(topics), message)))
+    oid = new_order(client, world)
+    props = [m for t, m in sent if m.get("type") == "proposal" and f"org:{world.org}" in t]
+    assert len(props) == 1 and props[0]["subject_id"] == oid and props[0]["status"] == "open"
+    assert set(props[0]["summary"]) == {"es", "en"}
+    client.post(f"/proposals/{props[0]['id']}/reject", headers=world.headers["dispatcher"])
+    assert [m["status"] for t, m in sent if m.get("type") == "proposal"][-1] == "rejected"

@@ -355,7 +355,15 @@ def plan_move(session: Session, ld: LiveDay, order: Order, to_route_id: str | No
         new[to_route_id] = tuple(base)
     delta, timings = delta_of(ld, new)
     if to_route_id is not None:
-        reasons += _reasons(ld, timings[to_route_id], to_route_id)
+        # what the move breaks: stops late that were not, or later than they were
+        was = ld.timing(to_route_id, ld.routes[to_route_id].seq)
+        before = {x.stop_id: x.late_s for x in was.late}
+        after = timings[to_route_id]
+        worse = tuple(x for x in after.late if x.late_s > before.get(x.stop_id, 0))
+        over = after.overtime_s if after.overtime_s > max(was.overtime_s, 0) else 0
+        missed = tuple(b for b in after.missed_breaks if b not in was.missed_breaks)
+        overload = tuple(x for x in after.overload if x not in was.overload)
+        reasons += _reasons(ld, Timing(after.route, worse, over, missed, overload), to_route_id)
     changes = [{"route_id": rid, "order_ids": list(seq)} for rid, seq in new.items()]
     return MoveResult(not reasons, reasons, delta, list(new), changes), new
 

@@ -279,7 +279,7 @@ def redistribute(session: Session, route: Route, *, now: datetime | None = None,
         if choice is not None:
             seq = list(plan.states[choice.vehicle_id].seq)
             seq.insert(choice.position, oid)
-            plan.update(choice.vehicle_id, seq)
+            plan.update(choice.vehicle_id, seq, timing=choice.timing)
             continue
         # nobody can take it on time: the route where it would be least late (at the end)
         best = None
@@ -337,7 +337,7 @@ def on_late(session: Session, route: Route, late_stops: list[str], *, now: datet
             continue
         seq = list(plan.states[choice.vehicle_id].seq)
         seq.insert(choice.position, oid)
-        plan.update(choice.vehicle_id, seq)
+        plan.update(choice.vehicle_id, seq, timing=choice.timing)
         moved.append(oid)
     if not moved:
         return None
