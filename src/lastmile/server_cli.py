@@ -57,6 +57,7 @@ def worker(
     db.migrate() if db.is_sqlite and settings.auto_migrate else None
     # register every task module with the queue
     import lastmile.dispatch.tasks  # noqa: F401
+    import lastmile.notifications.tasks  # noqa: F401
     import lastmile.orders.tasks  # noqa: F401
     import lastmile.webhooks.tasks  # noqa: F401
 

@@ -78,7 +78,7 @@ def list_notifications(
     return [_out(n) for n in session.scalars(q.order_by(Notification.id.desc()).limit(limit))]
 
 
-@router.get("/outbox", response_model=list[OutboxItem])
+@router.get("/outbox", response_model=list[OutboxItem], responses={200: {"content": {"text/html": {}}}})
 def outbox(
     request: Request, session: SessionDep, limit: int = Query(100, ge=1, le=500),
     format: str = Query("json", pattern="^(json|html)$"), p: Principal = Depends(allow("admin", "dispatcher")),
@@ -210,7 +210,7 @@ async def sms_inbound(request: Request, settings: SettingsDep) -> Response:
     params = {k: v for k, v in form.items() if isinstance(v, str)}
     url = settings.public_url.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     sent = request.headers.get("x-twilio-signature", "")
-    if not token or not sent or not hmac.compare_digest(sent, twilio_signature(token, url, params)):
+    if not token or not sent or not hmac.compare_digest(sent.encode(), twilio_signature(token, url, params).encode()):
         raise BadSignature("missing or wrong X-Twilio-Signature")
     word = (params.get("Body") or "").strip().split()[:1]
     keyword = word[0].upper().strip(".!") if word else ""

@@ -30,8 +30,11 @@ def queue_customer_message(session: Session, event: Event) -> None:
     if order is None:
         log.warning("event %s names order %s, which does not exist", event.id, event.subject_id)
         return
+    # No savepoint around this: SQLAlchemy fires the session's after_commit hook when a
+    # savepoint is released, which would enqueue this transaction's jobs (ours and the
+    # emitter's webhook deliveries) before the real commit. Inserts use ON CONFLICT DO
+    # NOTHING instead, so a repeated event cannot fail the emitter's transaction.
     try:
-        with session.begin_nested():  # a failure here rolls back only the messages, never the event
-            notify(session, order, kind)
+        notify(session, order, kind)
     except Exception:
         log.exception("could not queue %s message for order %s", kind, order.id)

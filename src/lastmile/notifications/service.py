@@ -132,7 +132,7 @@ def unsubscribe_token(settings: Settings, channel: str, contact: str) -> str:
 
 def read_unsubscribe_token(settings: Settings, token: str) -> tuple[str, str]:
     payload, _, sig = token.partition(".")
-    if not payload or not hmac.compare_digest(sig, _sign(settings, payload)):
+    if not payload or not hmac.compare_digest(sig.encode(), _sign(settings, payload).encode()):
         raise Invalid("this unsubscribe link is not valid", field="token")
     try:
         channel, _, contact = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().partition(":")
