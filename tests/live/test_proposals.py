@@ -160,3 +160,15 @@ def test_proposals_are_broadcast_to_the_organization_after_commit(client, world,
     assert set(props[0]["summary"]) == {"es", "en"}
     client.post(f"/proposals/{props[0]['id']}/reject", headers=world.headers["dispatcher"])
     assert [m["status"] for t, m in sent if m.get("type") == "proposal"][-1] == "rejected"
+
+
+def test_big_days_propose_new_orders_from_a_job(client, world, db, live_day, monkeypatch):
+    from lastmile.dispatch import proposals, tasks
+
+    monkeypatch.setattr(proposals, "INLINE_MAX_STOPS", 3)
+    oid = new_order(client, world)
+    with db.session() as s:
+        assert s.query(Proposal).filter_by(subject_id=oid).count() == 0  # not inline
+    pid = tasks.propose_new_order_task.call_local(oid, db.url)
+    with db.session() as s:
+        assert s.get(Proposal, pid).subject_id == oid

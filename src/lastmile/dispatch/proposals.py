@@ -39,6 +39,7 @@ from .moves import LiveDay, apply_sequences, current_stop, day_routes, delta_of,
 log = logging.getLogger("lastmile.dispatch.proposals")
 REATTEMPT_AFTER_S = 3600  # a reattempt today comes at least an hour after the failure
 MIN_SAVING_S = 120  # propose a re-sequence only if it saves at least this
+INLINE_MAX_STOPS = 200  # bigger days propose new-order insertions from a job
 
 
 def policy_for(session: Session, organization_id: str) -> DispatchPolicy:
@@ -110,13 +111,30 @@ def _open_exists(session: Session, organization_id: str, kind: str, subject_id: 
 # --- triggers --------------------------------------------------------------------
 
 
-def on_new_order(session: Session, order: Order, *, now: datetime | None = None) -> Proposal | None:
-    """A new order for a day with live routes: the cheapest feasible insertion."""
+def on_new_order(session: Session, order: Order, *, now: datetime | None = None, inline: bool | None = None
+                 ) -> Proposal | None:
+    """A new order for a day with live routes: the cheapest feasible insertion. On a big
+    day (more than INLINE_MAX_STOPS live stops) the work goes to a job after commit, so
+    that creating or importing orders stays fast."""
     if order.status != "pending" or current_stop(session, order.id) is not None:
         return None
     routes = [r for r in day_routes(session, order.organization_id, order.date) if r.depot_id == order.depot_id]
     if not routes:
         return None
+    if inline is None:
+        from sqlalchemy import func
+
+        from .models import RouteStop
+
+        n = session.scalar(select(func.count()).select_from(RouteStop).where(
+            RouteStop.route_id.in_([r.id for r in routes]), RouteStop.status.not_in(STOP_FINAL))) or 0
+        if n > INLINE_MAX_STOPS:
+            from ..jobs.queue import after_commit, db_ref
+            from .tasks import propose_new_order_task
+
+            url = session.get_bind().url.render_as_string(hide_password=False)
+            after_commit(session, propose_new_order_task, order.id, db_ref(url))
+            return None
     ld = load_day(session, order.organization_id, order.date, now=now, extra=[order], routes=routes)
     choice = ld.plan.insert(order.id)
     if choice is None:
