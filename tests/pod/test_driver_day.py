@@ -120,6 +120,7 @@ def test_a_whole_route_start_deliver_fail_pickup_scan_in_end(client, world, db, 
     ret = {p["code"]: p for p in m["parcels"]}
     assert ret["RET-7-A"]["condition"] == "damaged" and ret["RET-7-A"]["source"] == "pickup"
     assert ret[fail_stop["parcels_codes"][0]]["reason"] == "not_home"
+    assert ret[fail_stop["parcels_codes"][0]]["reattempt"] == "next_day" and ret["RET-7-A"]["reattempt"] is None
     assert ret[skipped_stop["parcels_codes"][0]]["source"] == "not_attempted"
     assert client.get(f"/depots/{world.ids['depot']}/returns", headers=h).status_code == 403
 

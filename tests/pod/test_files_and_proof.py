@@ -150,6 +150,8 @@ def test_pod_page_for_staff_and_for_the_customer_link(client, world, db, deliver
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Mr. Peña" in page.text and "Proof of delivery" in page.text and "Prueba de entrega" in page.text
     assert page.text.count("data:image/") == 2
+    assert "script-src" not in page.headers["content-security-policy"]
+    assert "default-src 'none'" in page.headers["content-security-policy"]
     with db.session() as s:
         token = issue_tracking_token(s, s.get(Order, delivered["order_id"]))
         other = issue_tracking_token(s, s.get(Order, delivered["failed_order_id"]))

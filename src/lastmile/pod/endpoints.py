@@ -179,7 +179,9 @@ def pod_page(order_id: Id, session: SessionDep, settings: SettingsDep,
     order, records = _load(session, viewer, order_id)
     depot = session.get(Depot, order.depot_id)
     html = pages.render(order, records, files.storage_for(settings), depot.timezone if depot else "UTC")
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    # self-contained: inline images and styles, no scripts, nothing fetched
+    csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+    return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy": csp})
 
 
 PDF_RESPONSE = {200: {"description": "PDF", "content": {"application/pdf": {"schema": {"type": "string",
@@ -264,11 +266,13 @@ def put_order_rules(order_id: Id, body: RulesIn, session: SessionDep, settings: 
 
 @router.get("/depots/{depot_id}/returns")
 def return_manifest(
-    depot_id: Id, session: SessionDep, p: Principal = Depends(staff),
+    depot_id: Id, session: SessionDep, settings: SettingsDep, p: Principal = Depends(staff),
     date: Annotated[ServiceDate | None, Query(description="the day (default: today at the depot)")] = None,
 ) -> dict[str, Any]:
     """Parcels coming back to the depot on a day: pickups (with their condition) and
-    undelivered parcels (failed attempts, stops not attempted), scanned in or not."""
+    undelivered parcels (failed attempts, stops not attempted), scanned in or not;
+    ``reattempt`` says what happens to an undelivered one (next_day: re-stage it,
+    customer_choice: hold it, return_to_depot: back to the shipper)."""
     depot = get_in_org(session, Depot, depot_id, p.organization_id, "depot")
     day: date_type = date or utcnow().astimezone(ZoneInfo(depot.timezone)).date()
     rows = session.execute(
@@ -277,8 +281,13 @@ def return_manifest(
         .where(ReturnParcel.depot_id == depot.id, ReturnParcel.date == day)
         .order_by(ReturnParcel.route_id, ReturnParcel.created_at, ReturnParcel.code)
     ).all()
+    policy: dict[str, str] = {}
+    for r, *_ in rows:
+        if r.order_id not in policy:
+            order = session.get(Order, r.order_id)
+            policy[r.order_id] = rules_for(session, settings, order).reattempt if order is not None else ""
     parcels = [{
-        "code": r.code, "order_id": r.order_id, "reference": ref, "shipper_id": shipper_id, "order_status": status,
+        "reattempt": policy[r.order_id] if r.source != "pickup" else None, "code": r.code, "order_id": r.order_id, "reference": ref, "shipper_id": shipper_id, "order_status": status,
         "order_kind": kind, "route_id": r.route_id, "driver_id": driver_id, "source": r.source, "reason": r.reason,
         "condition": r.condition or None, "note": r.note, "recorded_at": _iso(r.created_at),
         "scanned_in_at": _iso(r.scanned_in_at), "status": "scanned_in" if r.scanned_in_at else "expected",
