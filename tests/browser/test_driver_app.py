@@ -32,8 +32,14 @@ STOPS = [  # lat, lon, name, COD (minor units, currency) or None
 _n = itertools.count(1)
 
 
+def _paths(live) -> dict:
+    if not hasattr(live, "driver_app_paths"):
+        live.driver_app_paths = httpx.get(f"{live.url}/openapi.json", timeout=60).json().get("paths", {})
+    return live.driver_app_paths
+
+
 def _has_pod_api(live) -> bool:
-    paths = httpx.get(f"{live.url}/openapi.json", timeout=10).json().get("paths", {})
+    paths = _paths(live)
     return "/driver/actions" in paths and "/driver/today" in paths
 
 
@@ -140,6 +146,11 @@ def admin_api(live) -> httpx.Client:
     r = httpx.post(f"{live.url}/auth/token", json={"email": email, "password": password}, timeout=10)
     assert r.status_code == 200, r.text
     return httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {r.json()['access_token']}"}, timeout=10)
+
+
+def fits(page) -> None:
+    """Nothing wider than the 360-px screen (no sideways scrolling)."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 def sign_in(page, email: str) -> None:
@@ -287,6 +298,7 @@ def _check_files(live, route_id) -> None:
     assert photos == 4 and sigs == 3
 
 
+@pytest.mark.parametrize("phone", ["en-US"], indirect=True)
 def test_the_queue_survives_a_reload_offline(phone, live, jpeg, page_errors):
     if not _has_pod_api(live):
         pytest.skip("the driver API (/driver/actions) is not in this build yet")
@@ -299,6 +311,7 @@ def test_the_queue_survives_a_reload_offline(phone, live, jpeg, page_errors):
     page.reload()
     page.locator("ol.stops").wait_for(timeout=15_000)
     assert waiting(page) == 1
+    assert page.locator("#outbox").inner_text() == "1 waiting to send"
     assert page.locator(f"button.stop[data-id='{seeded['stops'][1]}'] .tag-q").count() == 1
     page.context.set_offline(False)
     page.wait_for_function("() => document.querySelector('#outbox').hidden", timeout=30_000)
@@ -336,20 +349,25 @@ def test_screens_in_english_and_the_switch_is_remembered(phone, live, jpeg, scre
     page.locator("form[data-form=login]").wait_for()
     assert "Sign in" in page.locator("h1").inner_text()
     screenshot(page, "driver-login-en")
+    fits(page)
     sign_in(page, seeded["email"])
     assert "Today's route" in page.locator("h1").inner_text()
     screenshot(page, "driver-route-en")
+    fits(page)
     page.locator("button.stop").first.tap()
     assert page.locator("a[href^='tel:']").count() == 1 and page.locator("a[href^='geo:']").count() == 1
     assert page.locator("a[href*='osmand']").count() == 1
     screenshot(page, "driver-stop-en")
+    fits(page)
     page.locator("[data-act=deliver]").tap()
     page.set_input_files("input#photo", str(jpeg))
     page.locator(".thumbs img").first.wait_for()
     screenshot(page, "driver-pod-en")
+    fits(page)
     page.locator("[data-act=open]").first.tap()
     page.locator("[data-act=fail]").tap()
     screenshot(page, "driver-fail-en")
+    fits(page)
     page.locator("[data-act=open]").first.tap()
     page.locator("[data-act=list]").first.tap()
     page.locator("[data-act=map]").tap()
@@ -360,6 +378,7 @@ def test_screens_in_english_and_the_switch_is_remembered(phone, live, jpeg, scre
     page.locator("[data-act=map]").tap()
     page.locator("#map .me-pin").wait_for()  # the driver's position
     screenshot(page, "driver-map-en")
+    fits(page)
     # the switch: to Spanish, and it stays after a reload
     page.locator("#lang").tap()
     page.locator("[data-act=list]").first.tap()
@@ -369,13 +388,15 @@ def test_screens_in_english_and_the_switch_is_remembered(phone, live, jpeg, scre
     assert "Ruta de hoy" in page.locator("h1").inner_text()
     page.locator("button.stop").first.tap()
     screenshot(page, "driver-stop-es")
+    fits(page)
     page.locator("[data-act=deliver]").tap()
     screenshot(page, "driver-pod-es")
+    fits(page)
     assert page_errors == []
 
 
 def test_the_open_app_reports_its_position(phone, live):
-    paths = httpx.get(f"{live.url}/openapi.json", timeout=10).json().get("paths", {})
+    paths = _paths(live)
     if "/tracking/positions" not in paths or "/driver/today" not in paths:
         pytest.skip("the tracking ingest (/tracking/positions) is not in this build yet")
     from sqlalchemy import select
@@ -572,7 +593,7 @@ def test_a_parcel_is_scanned_with_the_camera(playwright_instance, browser, live,
 
 
 def test_customer_messages_arrive_live_and_the_driver_replies(phone, live):
-    paths = httpx.get(f"{live.url}/openapi.json", timeout=10).json().get("paths", {})
+    paths = _paths(live)
     if "/orders/{order_id}/messages" not in paths or "/driver/today" not in paths:
         pytest.skip("customer messages are not in this build yet")
     from lastmile.orders.models import Order
