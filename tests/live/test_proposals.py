@@ -172,3 +172,14 @@ def test_big_days_propose_new_orders_from_a_job(client, world, db, live_day, mon
     pid = tasks.propose_new_order_task.call_local(oid, db.url)
     with db.session() as s:
         assert s.get(Proposal, pid).subject_id == oid
+
+
+def test_redistribution_leaves_locked_stops(client, world, db, live_day):
+    h = world.headers["dispatcher"]
+    r1 = live_day["routes"][1]
+    assert client.post(f"/route-stops/{live_day['stops'][(1, 3)]}/lock", headers=h).status_code == 200
+    prop = client.post(f"/routes/{r1}/unavailable", headers=h).json()["proposal"]
+    changes = {c["route_id"]: c["order_ids"] for c in prop["changes"]}
+    assert changes[r1] == [live_day["orders"][(1, 3)]]
+    assert "locked" in prop["summary"]["en"] and "fijadas" in prop["summary"]["es"]
+    assert client.post(f"/routes/{r1}/unavailable", headers=world.headers["driver"]).status_code == 403

@@ -283,7 +283,9 @@ def redistribute(session: Session, route: Route, *, now: datetime | None = None,
     if route not in routes:
         routes.append(route)
     ld = load_day(session, route.organization_id, plan_date, now=now, routes=routes)
-    todo = [oid for oid in ld.routes[route.id].seq]
+    rl = ld.routes[route.id]
+    todo = [oid for oid in rl.seq if oid not in rl.locked]  # locked stops stay for the dispatcher
+    kept = tuple(oid for oid in rl.seq if oid in rl.locked)
     if not todo:
         return None
     others = {rid: r.seq for rid, r in ld.routes.items() if rid != route.id}
@@ -315,7 +317,7 @@ def redistribute(session: Session, route: Route, *, now: datetime | None = None,
         plan.update(best[1], best[2])
         late.append(oid)
     new = {rid: st.seq for rid, st in plan.states.items() if st.seq != ld.routes[rid].seq}
-    new[route.id] = ()
+    new[route.id] = kept
     who = _who(session, route)
     n_late = len(late)
     en = f"{who} is unavailable: move {len(todo)} remaining stops to {len(new) - 1} other routes"
@@ -323,8 +325,11 @@ def redistribute(session: Session, route: Route, *, now: datetime | None = None,
     if n_late:
         en += f"; {n_late} would be late or unserved"
         es += f"; {n_late} llegarían tarde o sin servicio"
+    if kept:
+        en += f"; {len(kept)} locked stops stay on the route"
+        es += f"; {len(kept)} paradas fijadas se quedan en la ruta"
     return create(session, ld, kind="redistribute", trigger=trigger, subject_id=route.id, new=new, en=en, es=es,
-                  extra={"unplaced_order_ids": late})
+                  extra={"unplaced_order_ids": late, "kept_locked_order_ids": list(kept)})
 
 
 def on_late(session: Session, route: Route, late_stops: list[str], *, now: datetime | None = None) -> Proposal | None:
