@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.server.conftest import TODAY, order_body
+from tests.server.conftest import TODAY, order_body, utc
 
 WINDOW_END = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # order_body's window: 09:00-12:00 -06:00
 
@@ -184,3 +184,29 @@ def test_console_page_login_screen_shell_and_wrong_role(client, world):
     client.post("/auth/login", data={"email": "dispatcher@example.com", "password": "correct horse battery"})
     r = client.get("/console")
     assert r.status_code == 200 and 'id="map"' in r.text and "/static/vendor/leaflet/dist/leaflet.js" in r.text
+
+
+def test_console_day_shows_the_planned_break_and_the_ones_taken(client, db, world, published_day):
+    from lastmile.dispatch.models import Route
+    from lastmile.fleet.models import Shift
+
+    route = published_day["routes"][world.ids["driver_id1"]]
+    with db.session() as s:
+        shift = s.get(Shift, s.get(Route, route["id"]).shift_id)
+        assert shift is not None
+        shift.break_start_at, shift.break_end_at, shift.break_s = utc(2026, 11, 25, 18), utc(2026, 11, 25, 19), 1800
+        s.commit()
+    d = world.headers["dispatcher"]
+    day = {r["id"]: r for r in client.get("/console/day", params={"date": TODAY.isoformat()}, headers=d).json()["routes"]}
+    assert day[route["id"]]["break"] == {"start": "2026-11-25T18:00:00+00:00", "end": "2026-11-25T19:30:00+00:00",
+                                         "duration_s": 1800}
+    assert day[route["id"]]["breaks"] == [] and day[route["id"]]["on_break"] is False
+    pod = pytest.importorskip("lastmile.pod.models")
+    with db.session() as s:
+        s.add(pod.DriverAction(organization_id=world.org, driver_id=world.ids["driver_id1"], client_id="b1",
+                               type="break_start", route_id=route["id"], device_time=utc(2026, 11, 25, 18, 10),
+                               server_time=utc(2026, 11, 25, 18, 10)))
+        s.commit()
+    day = {r["id"]: r for r in client.get("/console/day", params={"date": TODAY.isoformat()}, headers=d).json()["routes"]}
+    assert day[route["id"]]["on_break"] is True
+    assert day[route["id"]]["breaks"] == [{"start": "2026-11-25T18:10:00+00:00", "end": None}]

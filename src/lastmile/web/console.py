@@ -9,6 +9,7 @@ console shows comes from staff-only API endpoints.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,6 +66,46 @@ def _iso(dt: Any) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
 
 
+def _breaks(session: Any, routes: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per route: the shift's planned break (``break``: earliest start, latest end), the
+    breaks the driver reported (``breaks``: start/end from the driver app's actions, when
+    the pod domain is installed) and whether one is going on now (``on_break``)."""
+    from sqlalchemy import select
+
+    from ..fleet.models import Shift
+
+    out: dict[str, dict[str, Any]] = {}
+    shift_ids = {r.shift_id for r in routes if r.shift_id}
+    shifts = {x.id: x for x in session.scalars(select(Shift).where(Shift.id.in_(shift_ids)))} if shift_ids else {}
+    for r in routes:
+        sh = shifts.get(r.shift_id or "")
+        planned = None
+        if sh is not None and sh.break_start_at is not None and sh.break_s:
+            latest = sh.break_end_at or sh.break_start_at
+            planned = {"start": sh.break_start_at, "end": latest + timedelta(seconds=sh.break_s), "duration_s": sh.break_s}
+        out[r.id] = {"break": planned, "breaks": [], "on_break": False}
+    try:
+        from ..pod.models import DriverAction
+    except ImportError:  # the driver app's domain is optional
+        return out
+    if routes:
+        rows = session.execute(
+            select(DriverAction.route_id, DriverAction.type, DriverAction.device_time)
+            .where(DriverAction.route_id.in_([r.id for r in routes]),
+                   DriverAction.type.in_(("break_start", "break_end")))
+            .order_by(DriverAction.route_id, DriverAction.device_time, DriverAction.id)
+        ).all()
+        for route_id, kind, at in rows:
+            rb = out[route_id]
+            if kind == "break_start":
+                rb["breaks"].append({"start": at, "end": None})
+                rb["on_break"] = True
+            elif rb["breaks"] and rb["breaks"][-1]["end"] is None:
+                rb["breaks"][-1]["end"] = at
+                rb["on_break"] = False
+    return out
+
+
 def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None = None) -> dict[str, Any]:
     """Everything the map and the route list draw, in one compact answer: the day's
     published routes (or, with ``plan_id``, that plan's routes: a draft not yet
@@ -101,6 +142,7 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
                 "arrival_at": arr, "start_at": start, "end_at": end, "eta_at": eta, "arrived_at": arrived,
                 "completed_at": done,
             })
+    breaks = _breaks(session, routes)
     drivers = {d.id: d.name for d in session.scalars(select(Driver).where(Driver.organization_id == organization_id))}
     vehicles = {v.id: v.name for v in session.scalars(select(Vehicle).where(Vehicle.organization_id == organization_id))}
     depots = [{"id": d.id, "name": d.name, "lat": d.lat, "lon": d.lon, "timezone": d.timezone}
@@ -118,7 +160,7 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
             "vehicle_id": r.vehicle_id, "vehicle_name": vehicles.get(r.vehicle_id, ""), "depot_id": r.depot_id,
             "depart_at": _iso(r.depart_at), "arrive_at": _iso(r.arrive_at), "started_at": _iso(r.started_at),
             "finished_at": _iso(r.finished_at), "distance_m": r.distance_m, "duration_s": r.duration_s,
-            "stops": by_route[r.id],
+            "stops": by_route[r.id], **breaks.get(r.id, {"break": None, "breaks": [], "on_break": False}),
         } for r in routes],
     }
 

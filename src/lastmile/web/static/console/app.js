@@ -77,6 +77,7 @@ function lateBy(s) {
 }
 
 function driverState(route) {
+  if (route.on_break) return "on_break";
   const live = route.driver_id && state.live.get(route.driver_id);
   if (live && live.state) return live.state;
   if (route.status === "finished") return "unknown";

@@ -26,10 +26,13 @@ export function renderTimeline(container, route, zone) {
     return;
   }
   const times = [ms(route.depart_at), ms(route.arrive_at)];
+  if (route.break) times.push(ms(route.break.start), ms(route.break.end));
+  for (const b of route.breaks || []) times.push(ms(b.start), ms(b.end));
   for (const s of route.stops) {
     times.push(ms(s.arrival_at), ms(s.end_at), ms(s.eta_at), ms(s.completed_at));
     for (const w of s.windows || []) times.push(ms(w.start), ms(w.end));
   }
+  const now = Date.now();
   const valid = times.filter(Number.isFinite);
   const hour = 3600e3;
   const t0 = Math.floor(Math.min(...valid) / hour) * hour;
@@ -42,12 +45,24 @@ export function renderTimeline(container, route, zone) {
     svg.append(el("line", { x1: x(h), x2: x(h), y1: 14, y2: height, class: "tl-grid" }));
     svg.append(el("text", { x: x(h) + 2, y: 11, class: "tl-hour" }, hhmm(new Date(h).toISOString(), zone)));
   }
-  const now = Date.now();
   if (now > t0 && now < t1) svg.append(el("line", { x1: x(now), x2: x(now), y1: 14, y2: height, class: "tl-now" }));
   // the route itself: depart → arrive
   const y0 = 18;
   svg.append(el("text", { x: 4, y: y0 + 12, class: "tl-label" }, `${route.driver_name || route.vehicle_name}`));
   svg.append(el("rect", { x: x(ms(route.depart_at)), y: y0 + 5, width: Math.max(2, x(ms(route.arrive_at)) - x(ms(route.depart_at))), height: 6, class: "tl-route", fill: route.colour }));
+  // breaks on the route's row: the shift's window (hatched) and the ones taken (solid)
+  const breakTitle = (b) => `${t("timeline.break")} ${hhmm(b.start, zone)}–${hhmm(b.end, zone)}`;
+  if (route.break) {
+    const r = el("rect", { x: x(ms(route.break.start)), y: y0 + 1, width: Math.max(2, x(ms(route.break.end)) - x(ms(route.break.start))), height: 14, class: "tl-break-window" });
+    r.append(el("title", {}, breakTitle(route.break)));
+    svg.append(r);
+  }
+  for (const b of route.breaks || []) {
+    const end = Number.isFinite(ms(b.end)) ? ms(b.end) : now;
+    const r = el("rect", { x: x(ms(b.start)), y: y0 + 3, width: Math.max(3, x(end) - x(ms(b.start))), height: 10, class: "tl-break" });
+    r.append(el("title", {}, breakTitle({ start: b.start, end: new Date(end).toISOString() })));
+    svg.append(r);
+  }
   route.stops.forEach((s, i) => {
     const y = y0 + (i + 1) * ROW;
     const label = el("text", { x: 4, y: y + 12, class: "tl-label" }, `${s.seq}. ${s.reference || s.name || s.order_id}`.slice(0, 24));
