@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -124,13 +125,23 @@ def on_position(
             _remember_fix(state, lat, lon, at)
             return
         changed |= live.start_route(session, route, at, ACTOR)
-    stops = _stops(session, route)
-    changed |= _geofence(session, route, state, stops, lat, lon, at, moving, still, cfg)
+    stops: list[_Stop] | None = None
+    snaps = None if changed else _cached_snaps(route)
+    if snaps is None:
+        stops = _stops(session, route)
+        snaps = _snapshot(stops)
+    actions = _decide(snaps, state, lat, lon, at, moving, still, cfg)
+    if actions:
+        stops = stops if stops is not None else _stops(session, route)
+        changed |= _act(session, route, stops, actions, at)
     _remember_fix(state, lat, lon, at)
     due = (state.refreshed_at is None or changed
            or (at - state.refreshed_at).total_seconds() >= cfg.eta_refresh_s)
     if due:
+        stops = stops if stops is not None else _stops(session, route)
         _refresh(session, route, state, stops, LatLon(lat, lon), at, "position", cfg)
+    if stops is not None and not changed:
+        _keep_snaps(route, stops)
 
 
 def refresh_route(
@@ -331,48 +342,92 @@ def _last_position(session: Session, route: Route, state: RouteEtaState, stops: 
 # --- geofence: arrived / departed / en_route ---
 
 
-def _geofence(session: Session, route: Route, state: RouteEtaState, stops: list[_Stop], lat: float, lon: float,
-              at: datetime, moving: bool, still: bool, cfg: Settings) -> bool:
-    """Returns True when a stop changed."""
+class _Snap(NamedTuple):  # what geofencing needs of a stop
+    id: str
+    status: str
+    departed: bool
+    lat: float
+    lon: float
+
+
+# Per route, the stops as geofencing sees them, valid for one route version (every
+# stop change bumps it): most fixes then need no stop query at all.
+_SNAPS: dict[str, tuple[int, float, list[_Snap]]] = {}
+_SNAPS_MAX = 20_000
+SNAP_TTL_S = 120.0
+
+
+def _snapshot(stops: list[_Stop]) -> list[_Snap]:
+    return [_Snap(st.stop.id, st.stop.status, st.stop.departed_at is not None, st.order.lat, st.order.lon)
+            for st in stops]
+
+
+def _cached_snaps(route: Route) -> list[_Snap] | None:
+    hit = _SNAPS.get(route.id)
+    if hit is None or hit[0] != route.version or time.monotonic() - hit[1] > SNAP_TTL_S:
+        return None
+    return hit[2]
+
+
+def _keep_snaps(route: Route, stops: list[_Stop]) -> None:
+    if len(_SNAPS) >= _SNAPS_MAX:
+        _SNAPS.clear()
+    _SNAPS[route.id] = (route.version, time.monotonic(), _snapshot(stops))
+
+
+def _decide(snaps: list[_Snap], state: RouteEtaState, lat: float, lon: float, at: datetime, moving: bool,
+            still: bool, cfg: Settings) -> list[tuple[str, str]]:
+    """What this fix means at the stops: ``[(action, stop id)]`` with action
+    ``departed``, ``arrived`` or ``en_route``; keeps the fence/dwell state."""
     radius = cfg.geofence_radius_m
-    changed = False
-    # the stop the driver is at (arrived, not left, not completed): left it?
-    for st in stops:
-        s = st.stop
-        if s.status == "arrived" and s.departed_at is None:
-            if _dist_m(st.order.lat, st.order.lon, lat, lon) > DEPART_FACTOR * radius:
-                s.departed_at = at
-                emit(session, route.organization_id, "stop.departed", "route_stop", s.id, ACTOR,
-                     {"route_id": route.id, "order_id": st.order.id, "at": _iso(at)})
-                live.bump(session, route, {"type": "stop", "stop_id": s.id, "order_id": st.order.id,
-                                           "seq": s.seq, "stop_status": s.status, "departed_at": _iso(at)},
-                          st.order.id)
-                changed = True
+    actions: list[tuple[str, str]] = []
+    for sn in snaps:  # the stop the driver is at (arrived, not left, not completed): left it?
+        if sn.status == "arrived" and not sn.departed:
+            if _dist_m(sn.lat, sn.lon, lat, lon) > DEPART_FACTOR * radius:
+                actions.append(("departed", sn.id))
             else:
                 state.fence_stop_id, state.fence_since = None, None
-                return changed  # still there: nothing else to detect
-    ahead = [st for st in stops if st.stop.status in ("planned", "en_route")]
-    inside = [(d, k, st) for k, st in enumerate(ahead)
-              if (d := _dist_m(st.order.lat, st.order.lon, lat, lon)) <= radius]
+                return actions  # still there: nothing else to detect
+    ahead = [sn for sn in snaps if sn.status in ("planned", "en_route")]
+    inside = [(d, k, sn) for k, sn in enumerate(ahead) if (d := _dist_m(sn.lat, sn.lon, lat, lon)) <= radius]
     if inside:
-        # the next stop if the driver is in its fence, else the nearest
-        _, k, st = min(inside, key=lambda x: (x[1] != 0, x[0]))
-        if state.fence_stop_id != st.stop.id or state.fence_since is None:
-            state.fence_stop_id, state.fence_since = st.stop.id, at
-        dwell = (at - as_utc(state.fence_since)).total_seconds()
-        if dwell >= cfg.geofence_dwell_s or still:
-            try:
-                changed |= live.mark_stop(session, st.stop, "arrived", at=at, actor=ACTOR)
-            except (Conflict, ValueError) as e:  # a stop changed under us (e.g. completed meanwhile)
-                log.info("arrival of stop %s not recorded: %s", st.stop.id, e)
+        _, _, sn = min(inside, key=lambda x: (x[1] != 0, x[0]))  # the next stop if in its fence, else the nearest
+        if state.fence_stop_id != sn.id or state.fence_since is None:
+            state.fence_stop_id, state.fence_since = sn.id, at
+        if (at - as_utc(state.fence_since)).total_seconds() >= cfg.geofence_dwell_s or still:
+            actions.append(("arrived", sn.id))
             state.fence_stop_id, state.fence_since = None, None
-        return changed
-    state.fence_stop_id, state.fence_since = None, None
-    if moving and ahead and ahead[0].stop.status == "planned":
+        return actions
+    if state.fence_stop_id is not None or state.fence_since is not None:
+        state.fence_stop_id, state.fence_since = None, None
+    if moving and ahead and ahead[0].status == "planned":
+        actions.append(("en_route", ahead[0].id))
+    return actions
+
+
+def _act(session: Session, route: Route, stops: list[_Stop], actions: list[tuple[str, str]], at: datetime) -> bool:
+    """Carry out ``_decide``'s actions on the stops as they are now. True if one changed."""
+    by_id = {st.stop.id: st for st in stops}
+    changed = False
+    for action, stop_id in actions:
+        st = by_id.get(stop_id)
+        if st is None:
+            continue
+        s = st.stop
+        if action == "departed":
+            if s.status != "arrived" or s.departed_at is not None:
+                continue
+            s.departed_at = at
+            emit(session, route.organization_id, "stop.departed", "route_stop", s.id, ACTOR,
+                 {"route_id": route.id, "order_id": st.order.id, "at": _iso(at)})
+            live.bump(session, route, {"type": "stop", "stop_id": s.id, "order_id": st.order.id, "seq": s.seq,
+                                       "stop_status": s.status, "departed_at": _iso(at)}, st.order.id)
+            changed = True
+            continue
         try:
-            changed |= live.mark_stop(session, ahead[0].stop, "en_route", at=at, actor=ACTOR)
-        except (Conflict, ValueError) as e:
-            log.info("en_route of stop %s not recorded: %s", ahead[0].stop.id, e)
+            changed |= live.mark_stop(session, s, action, at=at, actor=ACTOR)
+        except (Conflict, ValueError) as e:  # the stop changed under us (e.g. completed meanwhile): skip
+            log.info("%s of stop %s not recorded: %s", action, s.id, e)
     return changed
 
 
