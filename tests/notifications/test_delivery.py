@@ -208,3 +208,22 @@ def test_two_workers_never_send_one_message_twice(db, client, world, settings, s
     for t in threads:
         t.join()
     assert sum(r["sent"] for r in results) == 6 and len(smtp_server.messages) == 6
+
+
+def test_a_message_that_comes_due_after_the_moment_passed_is_not_sent(db, client, world, settings, smtp_server):
+    """'The driver is nearby' still queued (SMTP was down) when the parcel is delivered: dropped."""
+    s = smtp(settings, smtp_server)
+    oid = make_order(client, world)
+    move(db, oid, "assigned")
+    deliver_due(db, s)  # confirmed sent
+    smtp_server.fail_next = 2  # out_for_delivery and approaching both fail once
+    move(db, oid, "out_for_delivery", "approaching")
+    now = utcnow()
+    assert deliver_due(db, s, now=now)["retry"] == 2
+    move(db, oid, "delivered")
+    out = deliver_due(db, s, now=now + timedelta(seconds=BACKOFF_S[0]))
+    assert out["suppressed"] == 2 and out["sent"] == 1
+    by_kind = {r.kind: r for r in rows(db, oid)}
+    assert by_kind["approaching"].status == by_kind["out_for_delivery"].status == "suppressed"
+    assert by_kind["approaching"].error == "stale: the order is delivered"
+    assert by_kind["delivered"].status == "sent"

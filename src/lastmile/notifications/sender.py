@@ -18,7 +18,7 @@ from ..kit.time import utcnow
 from ..orders.models import Order
 from .channels import Channel, Outgoing, SendError, channel_for
 from .models import Notification, PushSubscription
-from .service import STALE_IN_QUIET, is_opted_out, quiet_until, unsubscribe_token
+from .service import ONLY_WHILE, STALE_IN_QUIET, is_opted_out, quiet_until, unsubscribe_token
 
 log = logging.getLogger("lastmile.notifications")
 BACKOFF_S = (30, 120, 600, 1800, 7200)
@@ -75,12 +75,15 @@ def _deliver_one(db: Database, settings: Settings, nid: str, now: datetime, chan
         zone = depot.timezone if depot else "America/Chicago"
         opted_out = is_opted_out(s, n.order_id, n.channel, n.recipient)
         push = s.get(PushSubscription, n.recipient) if n.channel == "push" else None
+        order_status = order.status if order else ""
         s.expunge_all()
     held_until = quiet_until(settings, zone, now)
     outcome, provider, provider_id, error, retry_at = "", "", "", "", None
     gone = False  # the push service says the subscription no longer exists
     if opted_out:
         outcome, error = "suppressed", "opted out"
+    elif n.kind in ONLY_WHILE and order_status not in ONLY_WHILE[n.kind]:
+        outcome, error = "suppressed", f"stale: the order is {order_status}"
     elif n.channel == "push" and push is None:
         outcome, error = "suppressed", "push subscription removed"
     elif held_until is not None and n.kind in STALE_IN_QUIET:

@@ -39,6 +39,9 @@ log = logging.getLogger("lastmile.notifications")
 # Sent during quiet hours these would be wrong by morning (the driver came and went):
 # they are suppressed as stale. Everything else waits for the quiet hours to end.
 STALE_IN_QUIET = ("approaching", "delivered")
+# ...and these only make sense while the order is still on its way: one that comes due
+# (a retry, a queue backlog) after the driver has been is suppressed as stale.
+ONLY_WHILE = {"out_for_delivery": ("out_for_delivery",), "approaching": ("out_for_delivery",)}
 OPT_OUT_CHANNELS = (*CHANNELS, "all")
 
 
