@@ -318,6 +318,7 @@ class LivePlan:
         model = ctx.model
         dur = model.base.durations
         mask, detour, lb, a_lb, d_out = self._shared(stop, s, vehicles)
+        mask = mask.copy()  # the shared arrays serve the next stop at this place too
         # free-flow lower bounds on the time the stop pushes the rest of the route
         if stop.windows:
             mask = mask & (a_lb <= stop.windows[-1].end)
