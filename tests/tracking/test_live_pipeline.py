@@ -122,3 +122,15 @@ def test_driver_state_rules(speed, expected):
 
     fix = Fix(lat=27.5, lon=-99.5, at=NOW, source="app", speed_mps=speed)
     assert driver_state(fix, None, None, TrackingSettings()) == expected
+
+
+def test_a_buffered_batch_of_1hz_fixes_reaches_the_eta_work_thinned(client, world, db, clock, published_day,
+                                                                    monkeypatch):
+    from lastmile.dispatch import eta
+
+    seen = []
+    monkeypatch.setattr(eta, "on_position", lambda session, **kw: seen.append(kw["at"]))
+    t = [NOW - timedelta(seconds=30 - i) for i in range(12)]  # 12 fixes, one a second
+    _post(client, world.headers["driver"], *[(27.50 + i * 1e-5, -99.5, at, {}) for i, at in enumerate(t)])
+    assert seen == [t[0], t[5], t[10], t[11]]  # every 5 s, and always the newest
+    assert len(positions(db, world.ids["driver_id1"])) == 12  # all of them stored

@@ -19,7 +19,6 @@ def ingest_mqtt(
     """Ingest OwnTracks positions from MQTT (the broker's ACL authenticates the phones)."""
     from ..config import ConfigError, get_settings
     from ..db import database_for
-    from ..kit.ratelimit import store_for
     from .mqtt import MqttIngest
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -33,8 +32,7 @@ def ingest_mqtt(
     if db.is_sqlite and settings.auto_migrate:
         db.migrate()
     ingest = MqttIngest(db, host=host, port=port, topics=tuple(topic), username=username,
-                        password=os.environ.get("LASTMILE_MQTT_PASSWORD"), client_id=client_id,
-                        limit_store=store_for(settings, db), tls=tls)
+                        password=os.environ.get("LASTMILE_MQTT_PASSWORD"), client_id=client_id, tls=tls)
     try:
         ingest.run_forever()
     except (OSError, RuntimeError) as e:

@@ -20,8 +20,11 @@ class TrackingSettings(BaseSettings):
     max_speed_mps: float = Field(default=70.0, gt=0)  # ~250 km/h: faster jumps are impossible
     jump_slack_m: float = Field(default=100.0, ge=0)  # tolerated on top of both fixes' accuracy
 
-    # the ETA work sees a driver's fixes at most this often (and always the newest of a batch)
+    # the ETA work (dispatch.eta.on_position) sees a driver's fixes at most this often,
+    # and always the newest of a batch; off: positions are only stored and broadcast
+    # (ETAs computed elsewhere; bench/ingest.py measures the ingest alone with it)
     eta_min_interval_s: float = Field(default=5.0, ge=0)
+    eta: bool = True
 
     # limits
     max_batch: int = Field(default=1000, ge=1)  # positions per POST /tracking/positions

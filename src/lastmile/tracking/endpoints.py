@@ -62,8 +62,11 @@ def _limit(request: Request, key: str, source: str, org: str) -> None:
     lim: RequestLimiter | None = getattr(state, "tracking_limiter", None)
     if lim is None:
         cfg = tracking_settings(request)
-        lim = state.tracking_limiter = RequestLimiter(rate_limit_store(request), cfg.device_requests_per_window,
-                                                      cfg.device_window_s, state.settings.rate_limit_sync_s)
+        # each device syncs with the shared store at most every tenth of the window:
+        # a device pinging every second must not cost a store write per ping
+        lim = state.tracking_limiter = RequestLimiter(
+            rate_limit_store(request), cfg.device_requests_per_window, cfg.device_window_s,
+            max(state.settings.rate_limit_sync_s, cfg.device_window_s / 10))
     try:
         lim.hit(key, lim.needs_sync(key))
     except RateLimited as e:
@@ -100,10 +103,9 @@ def _run(request: Request, items: list[tuple[pipeline.Sender, Fix]]) -> pipeline
     return out
 
 
-def _answer(out: pipeline.Outcome, offset: list[tuple[int, str]] | None = None) -> dict[str, Any]:
-    rejected = [{"index": i, "reason": r} for i, r in enumerate(out.reasons) if r is not None]
-    return {"accepted": out.accepted, "rejected": sorted([*rejected, *(
-        {"index": i, "reason": r} for i, r in offset or [])], key=lambda x: x["index"])}
+def _answer(out: pipeline.Outcome) -> dict[str, Any]:
+    return {"accepted": out.accepted,
+            "rejected": [{"index": i, "reason": r} for i, r in enumerate(out.reasons) if r is not None]}
 
 
 # -- the driver app ----------------------------------------------------------------------

@@ -38,6 +38,34 @@ from .stats import counters_for
 log = logging.getLogger("lastmile.tracking.mqtt")
 
 
+class MemoryStore:
+    """Rate-limit counters in this process (kit.ratelimit's Store protocol)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, key: str, window_s: int) -> tuple[str, float]:
+        now = time.time()
+        idx = int(now // window_s)
+        return f"{key}:{window_s}:{idx}", (idx + 1) * window_s - now
+
+    def add(self, key: str, n: int, window_s: int) -> tuple[int, float]:
+        k, left = self._key(key, window_s)
+        with self._lock:
+            if len(self._counts) > 100_000:
+                self._counts.clear()
+            self._counts[k] = total = self._counts.get(k, 0) + n
+        return total, left
+
+    def get(self, key: str, window_s: int) -> tuple[int, float]:
+        k, left = self._key(key, window_s)
+        return self._counts.get(k, 0), left
+
+    def clear(self, key: str, window_s: int) -> None:
+        self._counts.pop(self._key(key, window_s)[0], None)
+
+
 @dataclass
 class Message:
     topic: str
@@ -53,11 +81,10 @@ class MqttIngest:
         self.cfg = cfg or get_tracking_settings()
         self.batch_max = batch_max
         self.counters = counters_for(db)
-        if limit_store is None:
-            from ..kit.ratelimit import DatabaseStore
-
-            limit_store = DatabaseStore(db)
-        self.limiter = RequestLimiter(limit_store, self.cfg.device_requests_per_window, self.cfg.device_window_s, 1.0)
+        # one ingest consumes a subscription, so it counts floods in memory (exact, no I/O);
+        # a shared store (Redis) is for several ingests sharing one subscription
+        self.limiter = RequestLimiter(limit_store or MemoryStore(), self.cfg.device_requests_per_window,
+                                      self.cfg.device_window_s, 0 if limit_store is None else 5.0)
         self.queue: queue.Queue[Message] = queue.Queue(maxsize=100_000)
         self.handled = 0  # messages taken off the queue and decided (stored, rejected or ignored)
         self.stored = 0
@@ -154,11 +181,13 @@ class MqttIngest:
     def handle(self, batch: list[Message]) -> int:
         """Decode, identify and run one batch through the pipeline; returns fixes stored."""
         items: list[tuple[pipeline.Sender, Fix]] = []
+        topics = ["/".join(m.topic.split("/", 3)[:3]) for m in batch]
         with self.db.read_sessions() as s:
-            for m in batch:
-                reason, org = self._decode(s, m, items)
-                if reason is not None:
-                    self.counters.add(org, "owntracks", reason)
+            devices = service.devices_by_topic(s, topics)
+        for m in batch:
+            reason, org = self._decode(devices, m, items)
+            if reason is not None:
+                self.counters.add(org, "owntracks", reason)
         if not items:
             return 0
         with self.db.session() as s:
@@ -168,14 +197,14 @@ class MqttIngest:
         self.stored += out.accepted
         return out.accepted
 
-    def _decode(self, session: Any, m: Message, items: list[tuple[pipeline.Sender, Fix]]) -> tuple[
-            str | None, str | None]:
+    def _decode(self, devices: dict[str, service.DeviceRef | None], m: Message,
+                items: list[tuple[pipeline.Sender, Fix]]) -> tuple[str | None, str | None]:
         if len(m.payload) > self.cfg.max_message_bytes:
             return "too_large", None
         parts = m.topic.split("/")
         if len(parts) < 3 or parts[0] != "owntracks" or not parts[1] or not parts[2]:
             return "bad_topic", None
-        dev = service.device_by_topic(session, "/".join(parts[:3]))
+        dev = devices.get("/".join(parts[:3]))
         if dev is None:
             return "unknown_topic", None
         if len(parts) > 3:

@@ -270,7 +270,7 @@ def ingest(session: Session, items: list[tuple[Sender, Fix]], *, cfg: TrackingSe
 
     # 3. ETA and arrival detection, for each new fix in time order (a bug there must not
     #    lose the positions: its work is rolled back to a savepoint and logged)
-    if fresh:
+    if fresh and cfg.eta:
         from ..dispatch import eta
 
         try:
@@ -329,8 +329,9 @@ def _upsert_live(session: Session, rows: list[dict[str, Any]]) -> None:
     from sqlalchemy.dialects.postgresql import insert as pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    ins = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(DriverLive).values(rows)
+    ins = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(DriverLive)
     cols = [c for c in rows[0] if c != "driver_id"]
+    # one cached statement run for all rows (executemany), not a fresh multi-row VALUES to compile
     session.execute(ins.on_conflict_do_update(
         index_elements=[DriverLive.driver_id], set_={c: ins.excluded[c] for c in cols},
-        where=DriverLive.at < ins.excluded.at))
+        where=DriverLive.at < ins.excluded.at), rows)

@@ -124,7 +124,36 @@ def device_by_token(session: Session, token: str) -> DeviceRef | None:
 
 
 def device_by_topic(session: Session, topic: str) -> DeviceRef | None:
-    return _lookup(session, f"p:{topic}", Device.topic == topic)
+    return devices_by_topic(session, [topic])[topic]
+
+
+TOPIC_CACHE_S = 10.0  # MQTT publishers are authenticated by the broker; this only maps topics
+
+
+def devices_by_topic(session: Session, topics: list[str]) -> dict[str, DeviceRef | None]:
+    """Devices of many MQTT topics at once (one query for those not cached)."""
+    now = time.monotonic()
+    out: dict[str, DeviceRef | None] = {}
+    missing = []
+    with _cache_lock:
+        for t in set(topics):
+            hit = _cache.get(f"p:{t}")
+            if hit is not None and hit[0] > now:
+                out[t] = hit[1]
+            else:
+                missing.append(t)
+    if missing:
+        found = {row[0]: DeviceRef(*row[1:]) for row in session.execute(
+            select(Device.topic, Device.id, Device.organization_id, Device.driver_id, Device.kind)
+            .join(Driver, Driver.id == Device.driver_id)
+            .where(Device.topic.in_(missing), Device.revoked_at.is_(None), Driver.active.is_(True)))}
+        with _cache_lock:
+            if len(_cache) > 50_000:
+                _cache.clear()
+            for t in missing:
+                out[t] = found.get(t)
+                _cache[f"p:{t}"] = (now + TOPIC_CACHE_S, out[t])
+    return out
 
 
 # -- the live view ---------------------------------------------------------------------
