@@ -182,7 +182,8 @@ def quiet_until(settings: Settings, zone: str, now: datetime) -> datetime | None
 def attempt_of(session: Session, order: Order) -> int:
     with session.no_autoflush:
         n = session.scalar(select(func.count()).select_from(Event).where(
-            Event.subject_id == order.id, Event.type == "order.rescheduled")) or 0
+            Event.subject_type == "order", Event.subject_id == order.id,  # ix_events_subject
+            Event.type == "order.rescheduled")) or 0
     return 1 + int(n)
 
 
