@@ -184,6 +184,11 @@ def test_console_page_login_screen_shell_and_wrong_role(client, world):
     client.post("/auth/login", data={"email": "dispatcher@example.com", "password": "correct horse battery"})
     r = client.get("/console")
     assert r.status_code == 200 and 'id="map"' in r.text and "/static/vendor/leaflet/dist/leaflet.js" in r.text
+    assert '"tile_url": ""' in r.text  # no tiles configured: the map works without them
+    client.app.state.settings.map_tile_url = "https://tiles.example/{z}/{x}/{y}.png"
+    assert '"tile_url": "https://tiles.example/{z}/{x}/{y}.png"' in client.get("/console").text
+    for path in ("/static/console/app.js", "/static/console/console.css", "/static/console/i18n.js"):
+        assert client.get(path).status_code == 200, path
 
 
 def test_console_day_shows_the_planned_break_and_the_ones_taken(client, db, world, published_day):

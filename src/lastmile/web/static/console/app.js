@@ -205,7 +205,7 @@ function stopItem(s, r) {
     <span class="seq">${s.seq}</span>
     <span class="ref">${esc(s.reference || s.order_id)}</span>
     <span class="who">${esc(s.name)}</span>
-    <span class="times">${esc(win)} · ${esc(t("stop.eta"))} ${esc(hhmm(s.eta_at || s.arrival_at, state.zone))}${late > 0 ? ` <b class="late">+${Math.ceil(late / 60)}′</b>` : ""}</span>
+    <span class="times">${esc(win)} · ${FINAL.has(s.status) && s.completed_at ? `${esc(t(`status.${s.status}`))} ${esc(hhmm(s.completed_at, state.zone))}` : `${esc(t("stop.eta"))} ${esc(hhmm(s.eta_at || s.arrival_at, state.zone))}`}${late > 0 ? ` <b class="late">+${Math.ceil(late / 60)}′</b>` : ""}</span>
     <span class="st">${esc(t(`status.${s.status}`))}${s.locked ? ` · 🔒 ${esc(t("stop.locked"))}` : ""}</span>
     <button type="button" class="mini" data-action="move" data-stop="${s.id}">${esc(t("stop.move"))}</button>
     <button type="button" class="mini" data-action="lock" data-stop="${s.id}">${esc(t(s.locked ? "stop.unlock" : "stop.lock"))}</button>

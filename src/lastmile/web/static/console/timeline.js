@@ -74,7 +74,7 @@ export function renderTimeline(container, route, zone) {
     svg.append(el("rect", { x: x(a), y: y + 5, width: Math.max(3, x(e) - x(a)), height: 8, class: "tl-planned" }));
     if (Number.isFinite(ms(s.arrived_at))) {
       const done = Number.isFinite(ms(s.completed_at)) ? ms(s.completed_at) : Math.max(now, ms(s.arrived_at));
-      svg.append(el("rect", { x: x(ms(s.arrived_at)), y: y + 7, width: Math.max(3, x(done) - x(ms(s.arrived_at))), height: 4,
+      svg.append(el("rect", { x: x(ms(s.arrived_at)) - 2, y: y + 3, width: Math.max(5, x(done) - x(ms(s.arrived_at)) + 2), height: 12,
         fill: STATUS_COLOURS[s.status] || STATUS_COLOURS.done, class: "tl-actual" }));
     }
     if (Number.isFinite(ms(s.eta_at)) && !["done", "failed", "skipped"].includes(s.status)) {
