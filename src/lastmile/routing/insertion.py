@@ -317,7 +317,7 @@ class LivePlan:
         s = ctx.row(stop_id)
         model = ctx.model
         dur = model.base.durations
-        mask, detour, lb, a_lb, d_out = self._shared(stop, s, vehicles)
+        mask, detour, lb, a_lb, d_out, by_lb = self._shared(stop, s, vehicles)
         mask = mask.copy()  # the shared arrays serve the next stop at this place too
         # free-flow lower bounds on the time the stop pushes the rest of the route
         if stop.windows:
@@ -327,10 +327,9 @@ class LivePlan:
             start_lb = a_lb
         push_lb = start_lb + stop.service_s + d_out + self._gap - self._arr
         mask &= push_lb <= self._slack
-        idx = np.flatnonzero(mask)
+        idx = by_lb[mask[by_lb]]  # feasible candidates, cheapest lower bound first
         if not idx.size:
             return []
-        idx = idx[np.argsort(lb[idx], kind="stable")]
         # estimate with the time-of-day model on the two new legs, best lower bounds first
         est: list[tuple[float, int, int]] = []
         top: list[float] = []  # max-heap (negated) of the best ``verify`` estimates
@@ -391,7 +390,7 @@ class LivePlan:
         lb = self._per_m * detour + self._fixed
         a_lb = self._dep + dur[self._prev, s]
         d_out = dur[s, self._next].astype(np.float64)
-        out = (mask, detour, lb, a_lb, d_out)
+        out = (mask, detour, lb, a_lb, d_out, np.argsort(lb, kind="stable"))
         if len(self._cache) > 64:
             self._cache.clear()
         self._cache[key] = out
