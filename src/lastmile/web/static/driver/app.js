@@ -124,8 +124,11 @@ async function loadToday() {
     S.today = (await store.getKV("today")) || S.today;
     S.fromCache = true;
   }
-  render();
+  // never pull a form from under the driver's thumb: it shows the new data when they leave it
+  if (!FORMS.includes(S.view.name)) render();
 }
+
+const FORMS = ["deliver", "fail", "pickup", "scanin", "delay", "break", "login"];
 
 let refreshTimer = null;
 function refreshSoon() {
@@ -198,6 +201,7 @@ function startStream() {
 
 // ---- screens ---------------------------------------------------------------------
 function render() {
+  if (S.pad && S.form && document.getElementById("sig")) S.form.signatureData = S.pad.isEmpty() ? null : S.pad.toData();
   renderOutbox();
   document.documentElement.lang = language();
   const name = S.view.name;
@@ -547,7 +551,6 @@ function addScan(code) {
 
 function rerenderForm() {
   const y = window.scrollY;
-  if (S.pad && S.form) S.form.signatureData = S.pad.isEmpty() ? null : S.pad.toData();
   render();
   window.scrollTo(0, y);
   if (!scanner.hidden) scannerStatus();

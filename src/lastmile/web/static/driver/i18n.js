@@ -279,7 +279,9 @@ export function t(key, vars = {}) {
 export function money(minor, currency) {
   const value = (Number(minor) || 0) / 100;
   try {
-    return new Intl.NumberFormat(lang === "en" ? "en-US" : "es-MX", { style: "currency", currency }).format(value);
+    // always the code: "$" alone means pesos on one side of the river and dollars on the other
+    return new Intl.NumberFormat(lang === "en" ? "en-US" : "es-MX", { style: "currency", currency,
+                                                                      currencyDisplay: "code" }).format(value);
   } catch {
     return `${value.toFixed(2)} ${currency}`;
   }
