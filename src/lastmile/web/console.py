@@ -56,7 +56,8 @@ async def console(request: Request) -> HTMLResponse:
     if p is None:
         return HTMLResponse(render("console/login.html", vendor=VENDOR), headers=headers)
     if not p.is_staff:
-        return HTMLResponse(render("console/forbidden.html", role=p.role), status_code=403, headers=headers)
+        # a page like the login screen (200): it tells a driver or shipper where they are
+        return HTMLResponse(render("console/forbidden.html", role=p.role), headers=headers)
     config = {"role": p.role, "user_id": p.id, "tile_url": settings.map_tile_url,
               "tile_attribution": settings.map_tile_attribution}
     return HTMLResponse(render("console/index.html", vendor=VENDOR, config=config), headers=headers)
