@@ -110,6 +110,15 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/notifications/unsubscribe"): PUBLIC,
     ("GET", "/notifications/push/key"): PUBLIC,
     ("POST", "/notifications/push/subscriptions"): PUBLIC,  # names the order by its tracking token
+    ("POST", "/devices"): STAFF,
+    ("GET", "/devices"): STAFF,
+    ("DELETE", "/devices/{device_id}"): STAFF,
+    ("POST", "/tracking/positions"): {V},
+    ("GET", "/tracking/osmand"): PUBLIC,
+    ("POST", "/tracking/osmand"): PUBLIC,
+    ("POST", "/tracking/owntracks"): {"device"},  # HTTP Basic with a device token; user logins get 403
+    ("GET", "/tracking/live"): STAFF,
+    ("GET", "/tracking/stats"): STAFF,
     ("GET", "/healthz"): PUBLIC,
 }
 # Server-Sent Event streams never end: allowed callers are checked by their own tests
@@ -213,6 +222,13 @@ def objects(client, world, db, settings):
         s.add(prop)
         s.flush()
         ids_prop = prop.id
+        from lastmile.tracking.models import Device
+
+        device = Device(organization_id=world.org, driver_id=world.ids["driver_id1"], kind="osmand",
+                        token_hash="0" * 64, created_by="test")
+        s.add(device)
+        s.flush()
+        device_id = device.id
         token = issue_tracking_token(s, s.get(Order, order_a))
         _, throwaway = create_api_key(s, s.get(Shipper, world.ids["shipper"]), "throwaway")
         other_org = Organization(name="Another fleet")
@@ -226,7 +242,7 @@ def objects(client, world, db, settings):
         "order_id": order_a, "route_id": ids["route1"], "driver_id": world.ids["driver_id1"],
         "shipper_id": world.ids["shipper"], "sub_id": sub_a, "key_id": ids["key"], "plan_id": ids["plan"],
         "depot_id": world.ids["depot"], "vehicle_id": world.ids["vehicle1"], "shift_id": world.ids["shift1"],
-        "token": token, "stop_id": ids["stop1"], "proposal_id": ids_prop,
+        "token": token, "stop_id": ids["stop1"], "device_id": device_id, "proposal_id": ids_prop,
     }
     others = {"order_id": order_b, "route_id": ids["route2"], "driver_id": world.ids["driver_id2"],
               "shipper_id": world.ids["shipper2"], "sub_id": sub_b, "stop_id": ids["stop2"]}
