@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from lastmile.notifications.sender import deliver_due
 
-from .helpers import make_order, rows
+from .helpers import make_order, move, rows
 
 
 def b64u(data: bytes) -> str:
@@ -89,6 +89,8 @@ def test_push_subscription_and_an_encrypted_vapid_signed_message(db, client, wor
 
     assert client.get("/notifications/push/key").json() == {"public_key": settings.vapid_public_key}
     oid = make_order(client, world, language="es", reference="P-1")
+    move(db, oid, "assigned", "out_for_delivery")  # "approaching" is sent only while on the way
+    deliver_due(db, settings)  # those two by email (the log channel here)
     with db.session() as s:
         token = issue_tracking_token(s, s.get(Order, oid))
         s.commit()
@@ -101,7 +103,7 @@ def test_push_subscription_and_an_encrypted_vapid_signed_message(db, client, wor
     with db.session() as s:
         notify(s, s.get(Order, oid), "approaching", settings=settings)
         s.commit()
-    [email, push] = sorted(rows(db, oid), key=lambda n: n.channel)
+    [email, push] = sorted(rows(db, oid, "approaching"), key=lambda n: n.channel)
     assert (email.channel, push.channel, push.recipient) == ("email", "push", r.json()["id"])
     assert deliver_due(db, settings)["sent"] == 2
     [(headers, body)] = push_service.received
@@ -120,7 +122,7 @@ def test_push_subscription_and_an_encrypted_vapid_signed_message(db, client, wor
     payload = json.loads(http_ece.decrypt(body, private_key=key, auth_secret=auth, version="aes128gcm"))
     assert payload["title"] == "" and "el repartidor está por llegar" in payload["body"]
     assert payload["url"].startswith("http://127.0.0.1:8000/t/")
-    [push] = [n for n in rows(db, oid) if n.channel == "push"]
+    [push] = [n for n in rows(db, oid, "approaching") if n.channel == "push"]
     assert (push.status, push.provider, push.provider_id) == ("sent", "webpush", f"{push_service.url}/msg/1")
 
 
