@@ -318,7 +318,6 @@ function stopScreen(s) {
   if (!s) return listScreen();
   const eta = etaOf(s);
   const phone = (s.contact?.phone || "").replace(/[^\d+]/g, "");
-  const fin = FINAL.includes(s.status);
   const msgs = S.messages[s.order_id];
   const codes = codesOf(s);
   return `<button class="btn ghost back" data-act="list">← ${t("back")}</button>
