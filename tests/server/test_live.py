@@ -219,3 +219,27 @@ def test_event_listeners_run_in_the_emitting_transaction(db, world):
         assert seen == ["test.thing"]
     finally:
         service._listeners[:] = [(p, f) for p, f in service._listeners if f not in (good, broken)]
+
+
+def test_after_commit_waits_for_the_outer_commit_and_respects_savepoints(db):
+    from sqlalchemy import text
+
+    from lastmile.jobs.queue import after_commit
+
+    ran: list[str] = []
+    with db.session() as s:
+        s.execute(text("select 1"))
+        sp = s.begin_nested()
+        after_commit(s, ran.append, "kept")
+        sp.commit()  # releasing a savepoint is not the commit
+        assert ran == []
+        sp = s.begin_nested()
+        after_commit(s, ran.append, "dropped with its savepoint")
+        sp.rollback()
+        after_commit(s, ran.append, "outer")
+        s.commit()
+    assert ran == ["kept", "outer"]
+    with db.session() as s:
+        after_commit(s, ran.append, "rolled back")
+        s.rollback()
+    assert ran == ["kept", "outer"]
