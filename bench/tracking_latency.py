@@ -51,6 +51,7 @@ PG_ADMIN = os.environ.get("LASTMILE_TEST_PG", "postgresql://postgres@127.0.0.1:5
 REDIS = os.environ.get("LASTMILE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 CHROMIUM = os.environ.get("LASTMILE_CHROMIUM", "/usr/bin/chromium")
 TARGET_MS = 250.0
+GRACE_S = 60.0  # after a phase, how long the load waits for answers still due
 CENTER = (27.5306, -99.4803)  # Laredo
 OBSERVER = """
 window.__lat = [];
@@ -208,7 +209,13 @@ def load(base: str, drivers: list[dict], interval: float, duration: float, resul
                     stats["http_ms"].append((datetime.now(UTC) - sent).total_seconds() * 1000)
                     tick += interval
 
-            await asyncio.gather(*(phone(k, d) for k, d in enumerate(drivers)))
+            tasks = [asyncio.ensure_future(phone(k, d)) for k, d in enumerate(drivers)]
+            # a saturated server answers late: wait a while for the answers, then count the rest
+            _, late = await asyncio.wait(tasks, timeout=duration + GRACE_S)
+            for t in late:
+                t.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            stats["unanswered"] = stats["sent"] - stats["accepted"] - stats["errors"]
         return stats
 
     result.put(asyncio.run(run()))
@@ -260,7 +267,7 @@ def run_phase(label: str, base: str, senders: list[dict], pages: list, args: arg
     proc = ctx.Process(target=load_broadcast if broadcast_only else load,
                        args=((senders,) if broadcast_only else (base, senders)) + (args.interval, args.duration, q))
     proc.start()
-    stats = q.get(timeout=args.duration + 600)
+    stats = q.get(timeout=args.duration + GRACE_S + 120)
     proc.join()
     time.sleep(1.0)  # the last fixes reach the pages
     lat: list[float] = []
@@ -268,7 +275,7 @@ def run_phase(label: str, base: str, senders: list[dict], pages: list, args: arg
         lat += p.evaluate("window.__lat")
     http = stats.pop("http_ms")
     row = {"phase": label, "drivers": len(senders), "fixes_sent": stats["sent"], "accepted": stats["accepted"],
-           "errors": stats["errors"], "fixes_per_s": round(stats["sent"] / args.duration, 1),
+           "errors": stats["errors"], "unanswered": stats.get("unanswered", 0), "fixes_per_s": round(stats["sent"] / args.duration, 1),
            "ingest_http_p50_ms": round(pct(http, 50), 1), "ingest_http_p99_ms": round(pct(http, 99), 1),
            "page_updates": len(lat), "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1),
            "p99_ms": round(pct(lat, 99), 1), "max_ms": round(max(lat), 1) if lat else None,
@@ -284,6 +291,9 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between one driver's fixes")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds per phase")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--phases", default="baseline,ingest,broadcast",
+                    help="which of baseline (tracked drivers via ingest), ingest (all via ingest), broadcast "
+                         "(all straight onto Redis) to run")
     args = ap.parse_args()
     if args.pages > args.drivers:
         raise SystemExit("--pages must not exceed --drivers")
@@ -317,16 +327,24 @@ def main() -> None:
             assert all(p.is_visible("#map") for p in pages), "the tracking pages show no live map"
             print(f"{len(pages)} tracking pages open; {args.duration:.0f} s per phase, a fix every "
                   f"{args.interval:g} s per driver", flush=True)
-            base_row = run_phase("baseline: tracked drivers only", base, tracked, pages, args)
-            full_row = run_phase(f"{args.drivers} active drivers", base, drivers, pages, args)
-            page_row = run_phase(f"page path only: {args.drivers} drivers straight onto the Redis broadcast", base,
-                                 drivers, pages, args, broadcast_only=True)
+            phases = set(args.phases.split(","))
+            rows = {}
+            if "baseline" in phases:
+                rows["baseline"] = run_phase("baseline: tracked drivers only", base, tracked, pages, args)
+            if "ingest" in phases:
+                rows["ingest"] = run_phase(f"{args.drivers} active drivers", base, drivers, pages, args)
+            if "broadcast" in phases:
+                rows["broadcast"] = run_phase(
+                    f"page path only: {args.drivers} drivers straight onto the Redis broadcast", base, drivers,
+                    pages, args, broadcast_only=True)
             browser.close()
-        verdict = "meets" if full_row["p99_ms"] <= TARGET_MS else "MISSES"
-        print(f"ping -> tracking page p99 {full_row['p99_ms']:.0f} ms at {args.drivers} active drivers "
-              f"({full_row['fixes_per_s']:.0f} fixes/s, {full_row['page_updates']} page updates; "
-              f"p50 {full_row['p50_ms']:.0f} ms) vs {base_row['p99_ms']:.0f} ms with {len(tracked)} drivers; "
-              f"broadcast->page alone p99 {page_row['p99_ms']:.0f} ms -- {verdict} the {TARGET_MS:.0f} ms target")
+        key = "ingest" if "ingest" in rows else "broadcast"
+        row = rows[key]
+        verdict = "meets" if row["p99_ms"] <= TARGET_MS else "MISSES"
+        others = "; ".join(f"{k} p99 {r['p99_ms']:.0f} ms" for k, r in rows.items() if k != key)
+        print(f"ping -> tracking page p99 {row['p99_ms']:.0f} ms at {args.drivers} active drivers via {key} "
+              f"({row['fixes_per_s']:.0f} fixes/s, {row['page_updates']} page updates; p50 {row['p50_ms']:.0f} ms)"
+              f"{'; ' + others if others else ''} -- {verdict} the {TARGET_MS:.0f} ms target")
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
