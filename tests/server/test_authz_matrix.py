@@ -84,6 +84,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/search"): STAFF,
     ("GET", "/console/day"): STAFF,
     ("GET", "/console"): PUBLIC,
+    ("GET", "/analytics"): PUBLIC,  # the page shell; its data comes from the staff-only API
     ("GET", "/analytics/kpis"): {A, D, S},
     ("GET", "/analytics/kpis.csv"): {A, D, S},
     ("GET", "/analytics/scorecards"): {A, D, V},

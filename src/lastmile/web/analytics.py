@@ -27,5 +27,5 @@ async def analytics_page(request: Request) -> HTMLResponse:
     if p is None:
         return HTMLResponse(render("console/login.html", vendor=VENDOR), headers=headers)
     if not p.is_staff:
-        return HTMLResponse(render("console/forbidden.html", role=p.role), status_code=403, headers=headers)
+        return HTMLResponse(render("console/forbidden.html", role=p.role), headers=headers)  # a page, not an API refusal
     return HTMLResponse(render("analytics/index.html", vendor=VENDOR), headers=headers)
