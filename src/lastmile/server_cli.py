@@ -36,8 +36,11 @@ def serve(
     db = database_for(settings)
     db.migrate() if db.is_sqlite and settings.auto_migrate else None
     db.dispose()
+    # Each worker builds the app before it answers the supervisor's health pings; on a
+    # busy 2-core machine that took longer than uvicorn's 5 s default, and the workers
+    # were killed and restarted forever.
     uvicorn.run("lastmile.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
-                proxy_headers=True, server_header=False)
+                proxy_headers=True, server_header=False, timeout_worker_healthcheck=120)
 
 
 def worker(

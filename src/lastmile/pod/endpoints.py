@@ -28,7 +28,7 @@ from ..kit.schema import Id, ServiceDate
 from ..kit.time import utcnow
 from ..kit.web import get_app_settings, get_session
 from ..orders.models import Order
-from . import actions, files, pages, pdf
+from . import actions, files, pages
 from .models import PodFile, PodRecord, PodRules, ReturnParcel
 from .rules import parcel_codes, rules_for
 from .schemas import ActionBatch, RulesIn
@@ -194,6 +194,8 @@ def pod_pdf(order_id: Id, session: SessionDep, settings: SettingsDep,
     """The proof of delivery as a PDF, photo and signature embedded."""
     order, records = _load(session, viewer, order_id)
     depot = session.get(Depot, order.depot_id)
+    from . import pdf  # fpdf2 is slow to import: only when a PDF is asked for
+
     data = pdf.render(order, records, files.storage_for(settings), depot.timezone if depot else "UTC")
     name = f"pod-{order.reference or order.id}.pdf".replace('"', "")
     return Response(data, media_type="application/pdf",
