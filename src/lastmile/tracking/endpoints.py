@@ -153,8 +153,8 @@ def _osmand_fix(request: Request, params: dict[str, str]) -> dict[str, Any]:
     return _answer(_run(request, [(dev.sender("osmand"), fix)]))
 
 
-@router.api_route("/tracking/osmand", methods=["GET", "POST"], response_model=IngestOut,
-                  dependencies=[Depends(public)])
+@router.get("/tracking/osmand", response_model=IngestOut, dependencies=[Depends(public)], operation_id="osmand_get")
+@router.post("/tracking/osmand", response_model=IngestOut, dependencies=[Depends(public)], operation_id="osmand_post")
 async def osmand(
     request: Request,
     id: Annotated[str | None, Query(max_length=200, description="the device token")] = None,
