@@ -172,13 +172,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for r in (auth_router, depots_router, fleet_router, orders_router, tracking_router, dispatch_router, webhooks_router,
               events_router):
         app.include_router(r)
+    from .dispatch.live_endpoints import router as live_router  # moves, locks, proposals, slots
+    app.include_router(live_router)
     from .notifications.endpoints import router as notifications_router  # /notifications/..., /outbox
     app.include_router(notifications_router)
     from .tracking.endpoints import router as tracking_ingest_router  # /tracking/*, /devices
 
     app.include_router(tracking_ingest_router)
-    from .dispatch.live_endpoints import router as live_router  # moves, locks, proposals, slots
-    app.include_router(live_router)
     from .dispatch.alert_endpoints import router as alerts_router  # /alerts, /search
     from .web.console import router as console_router  # /console, /console/day
 
@@ -187,14 +187,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from .analytics.endpoints import router as analytics_router
 
     app.include_router(analytics_router)
+    from .web.analytics import router as analytics_page_router  # /analytics
+
+    app.include_router(analytics_page_router)
     from .portal.endpoints import router as portal_router  # /t/{token}/... API, /orders/{id}/messages
     from .web.portal import router as portal_page_router  # the tracking page /t/{token}
 
     app.include_router(portal_router)
     app.include_router(portal_page_router)
-    from .web.analytics import router as analytics_page_router  # /analytics
-
-    app.include_router(analytics_page_router)
 
     from fastapi import Depends
 
