@@ -170,7 +170,13 @@ def test_messages_are_broadcast_to_the_driver_and_the_customer(db, client, world
         finally:
             hub.remove(topics, q)
 
-    asyncio.run(run())
+    import threading
+
+    # in a thread of its own: a session-scoped Playwright (browser tests) keeps an event
+    # loop running in the main thread for the rest of the run
+    t = threading.Thread(target=lambda: asyncio.run(run()))
+    t.start()
+    t.join(30)
     by_topic = {m["topic"]: m for m in got}
     assert set(by_topic) == {f"order:{first['order_id']}", f"route:{day['route_id']}",
                              f"driver:{world.ids['driver_id1']}"}

@@ -98,6 +98,25 @@ def test_broadcast_reaches_a_subscriber_only_after_commit(db, published_day):
     assert len(got) == 1 and got[0]["stop_status"] == "failed" and got[0]["order_status"] == "failed"
 
 
+def in_thread(coro_fn):
+    """asyncio.run in a thread of its own: a session-scoped Playwright (browser tests)
+    keeps an event loop running in the main thread for the rest of the run."""
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(coro_fn())
+        except BaseException as e:  # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(30)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def test_redis_broadcast_crosses_processes():
     """Two broadcasters on the real Redis stand for two server processes."""
     redis = pytest.importorskip("redis")
@@ -117,7 +136,7 @@ def test_redis_broadcast_crosses_processes():
         await sub.aclose()
         return msg
 
-    msg = asyncio.run(run())
+    msg = in_thread(run)
     assert msg == {"type": "stop", "n": 1, "topic": "route:r1"}
 
 
