@@ -29,8 +29,22 @@ def new_order(session: Session, ev: Event) -> None:
     from .proposals import on_new_order
 
     order = session.get(Order, ev.subject_id)
-    if order is not None:
+    if order is not None and _day_is_live(session, order):
         _guarded(session, ev, lambda s, o: on_new_order(s, o), order)
+
+
+def _day_is_live(session: Session, order: Order) -> bool:
+    """One indexed look-up before any savepoint: most orders are created for a day that
+    has no published plan yet (overnight, imports), and the create path is the API's
+    hottest -- it must not pay a savepoint and the live-day queries for nothing."""
+    from sqlalchemy import select
+
+    from .models import Plan
+
+    with session.no_autoflush:
+        return session.scalar(select(Plan.id).where(
+            Plan.organization_id == order.organization_id, Plan.date == order.date,
+            Plan.status == "published").limit(1)) is not None
 
 
 @on("order.cancelled")
