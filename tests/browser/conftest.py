@@ -132,6 +132,13 @@ def page_errors() -> list[str]:
 @pytest.fixture
 def page(browser, live, blocked, page_errors):
     context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900}, locale="es-MX")
+    yield open_page(context, blocked, page_errors)
+    context.close()
+
+
+def open_page(context, blocked: list[str], page_errors: list[str]):
+    """A page of ``context`` that may reach only this machine (anything else is aborted
+    and listed in ``blocked``) and records uncaught page errors in ``page_errors``."""
 
     def gate(route) -> None:
         url = route.request.url
@@ -142,10 +149,9 @@ def page(browser, live, blocked, page_errors):
             route.abort()
 
     context.route("**/*", gate)
-    p = context.new_page()
-    p.on("pageerror", lambda exc: page_errors.append(str(exc)))
-    yield p
-    context.close()
+    page = context.new_page()
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    return page
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ import io
 import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from .conftest import LOCAL_HOSTS, PASSWORD
+from .conftest import PASSWORD, open_page
 
 PHONE = {"width": 360, "height": 740}
 HERE = (27.5306, -99.4803)  # the driver, in Laredo
@@ -110,18 +109,7 @@ def phone(browser, live, blocked, page_errors, request):
                                                                               "accuracy": 8},
                                   permissions=["geolocation"])
 
-    def gate(route) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname in LOCAL_HOSTS or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    context.route("**/*", gate)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-    yield page
+    yield open_page(context, blocked, page_errors)
     context.close()
 
 

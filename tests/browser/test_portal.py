@@ -11,13 +11,12 @@ from __future__ import annotations
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from .conftest import LOCAL_HOSTS, PASSWORD
+from .conftest import PASSWORD, open_page
 
 PHONE = {"width": 360, "height": 740}
 ZONE = "America/Chicago"
@@ -127,18 +126,7 @@ def phone(browser, live, blocked, page_errors, request):
     context = browser.new_context(base_url=live.url, viewport=PHONE, device_scale_factor=2, is_mobile=True,
                                   has_touch=True, locale=locale, timezone_id=ZONE)
 
-    def gate(route) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname in LOCAL_HOSTS or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    context.route("**/*", gate)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-    yield page
+    yield open_page(context, blocked, page_errors)
     context.close()
 
 
