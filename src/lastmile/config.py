@@ -158,6 +158,10 @@ class Settings(BaseSettings):
                 )
             if not self.cookie_secure:
                 raise ConfigError("LASTMILE_COOKIE_SECURE must stay true in production")
+            import os
+
+            if os.environ.get("LASTMILE_SIM_CLOCK", "").strip():
+                raise ConfigError("LASTMILE_SIM_CLOCK (the demo's simulation clock) is refused in production")
         if self.webhook_retry_for_s < 24 * 3600:
             raise ConfigError("LASTMILE_WEBHOOK_RETRY_FOR_S must be at least 86400 (24 h)")
 

@@ -1,15 +1,129 @@
-"""Time helpers: store UTC, present in a zone."""
+"""Time helpers: store UTC, present in a zone -- and the one "now" of the server.
+
+``utcnow()`` is what every part of the server calls "now". It is the wall clock,
+unless a simulation clock is configured (the demo runs a day faster than real time):
+
+- across processes, ``LASTMILE_SIM_CLOCK="<sim start, ISO 8601>@<real start, Unix s>x<speed>"``,
+  e.g. ``2026-11-25T13:40:00+00:00@1764100000.0x30``: the server workers, the job worker,
+  the MQTT ingest and the simulator started with the same value agree on the time;
+- in one process, ``use_clock(SimClock(...))`` and then ``clock.set(t)`` / ``clock.advance(s)``
+  step it (the headless demo runs a day at full speed this way).
+
+Only "now" is simulated. Rate limits, leases on real resources and every timer keep
+using ``time.monotonic()`` / ``time.time()``: those are about this machine, not the day.
+A simulation clock is refused in production (``LASTMILE_ENV=production``).
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+import time as _time
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 ZONES = ("America/Chicago", "America/Matamoros")
+CLOCK_ENV = "LASTMILE_SIM_CLOCK"
+
+
+class SimClockRefused(RuntimeError):
+    """A simulation clock was configured where only real time may be used."""
+
+
+class SimClock:
+    """Simulated time: ``start`` at real Unix time ``real_start``, running ``speed``
+    times faster than real time; or stopped at a set instant (stepped by hand)."""
+
+    def __init__(self, start: datetime, real_start: float | None = None, speed: float = 1.0) -> None:
+        if speed < 0:
+            raise ValueError("the clock's speed must be >= 0")
+        self._lock = threading.Lock()
+        self.start = as_utc(start)
+        self.real_start = _time.time() if real_start is None else float(real_start)
+        self.speed = float(speed)
+        self._fixed: datetime | None = None
+
+    @property
+    def stepped(self) -> bool:
+        return self._fixed is not None
+
+    def now(self) -> datetime:
+        fixed = self._fixed
+        if fixed is not None:
+            return fixed
+        return self.start + timedelta(seconds=(_time.time() - self.real_start) * self.speed)
+
+    def set(self, at: datetime) -> None:
+        """Stop the clock at ``at`` (it moves only by ``set``/``advance`` from now on)."""
+        with self._lock:
+            self._fixed = as_utc(at)
+
+    def advance(self, seconds: float) -> datetime:
+        with self._lock:
+            self._fixed = (self._fixed if self._fixed is not None else self.now()) + timedelta(seconds=seconds)
+            return self._fixed
+
+    def run(self, speed: float | None = None, real_start: float | None = None) -> None:
+        """Let the clock run again from its current instant (at ``speed``)."""
+        with self._lock:
+            self.start = self._fixed if self._fixed is not None else self.now()
+            self.real_start = _time.time() if real_start is None else real_start
+            self.speed = self.speed if speed is None else float(speed)
+            self._fixed = None
+
+    def env_value(self) -> str:
+        """The ``LASTMILE_SIM_CLOCK`` value other processes need to agree with this clock
+        (a stepped clock is handed on as running from its instant at its speed)."""
+        start, real = (self._fixed, _time.time()) if self._fixed is not None else (self.start, self.real_start)
+        return f"{start.isoformat()}@{real:.3f}x{self.speed:g}"
+
+    @classmethod
+    def parse(cls, value: str) -> SimClock:
+        try:
+            start_s, rest = value.strip().rsplit("@", 1)
+            real_s, _, speed_s = rest.partition("x")
+            start = datetime.fromisoformat(start_s)
+            return cls(start, float(real_s), float(speed_s or 1))
+        except ValueError:
+            raise ValueError(f"{CLOCK_ENV}={value!r}: expected <ISO start>@<Unix real start>x<speed>, "
+                             "e.g. 2026-11-25T13:40:00+00:00@1764100000x30") from None
+
+
+_clock: SimClock | None = None
+_loaded = False
+
+
+def _production() -> bool:
+    return os.environ.get("LASTMILE_ENV", "").strip().lower() == "production"
+
+
+def _load() -> SimClock | None:
+    global _clock, _loaded
+    value = os.environ.get(CLOCK_ENV, "").strip()
+    if value and _production():
+        raise SimClockRefused(f"{CLOCK_ENV} (a simulation clock) is refused in production")
+    _clock = SimClock.parse(value) if value else None
+    _loaded = True
+    return _clock
+
+
+def use_clock(clock: SimClock | None) -> SimClock | None:
+    """Make ``clock`` this process's "now" (``None``: the wall clock again)."""
+    global _clock, _loaded
+    if clock is not None and _production():
+        raise SimClockRefused("a simulation clock is refused in production")
+    _clock, _loaded = clock, True
+    return clock
+
+
+def sim_clock() -> SimClock | None:
+    """The simulation clock in use, or ``None`` for real time."""
+    return _clock if _loaded else _load()
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    clock = _clock if _loaded else _load()
+    return datetime.now(UTC) if clock is None else clock.now()
 
 
 def as_utc(dt: datetime) -> datetime:
