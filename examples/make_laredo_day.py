@@ -12,36 +12,21 @@ import csv
 import random
 from pathlib import Path
 
+from lastmile.kit.time import hhmm
+from lastmile.sim import world as W
+
 OUT = Path(__file__).resolve().parent / "laredo-day"
 
+# The reference data (real neighbourhood centres and streets, names, shippers,
+# depots) live in lastmile.sim.world, which the simulated demo day also uses.
 # (name, lat, lon, spread_deg, weight, country, streets)
-NEIGHBOURHOODS = [
-    ("Downtown Laredo", 27.5065, -99.5070, 0.006, 8, "US", ["San Bernardo Ave", "Convent Ave", "Matamoros St", "Hidalgo St"]),
-    ("El Azteca", 27.5030, -99.4975, 0.004, 4, "US", ["Santa Ursula Ave", "Zaragoza St", "Grant St"]),
-    ("The Heights", 27.5215, -99.4985, 0.007, 8, "US", ["San Agustin Ave", "Clark Blvd", "Market St"]),
-    ("North Central", 27.5560, -99.4900, 0.010, 10, "US", ["McPherson Rd", "Del Mar Blvd", "Calton Rd"]),
-    ("Del Mar", 27.5780, -99.4700, 0.010, 9, "US", ["Del Mar Blvd", "Springfield Ave", "Shiloh Dr"]),
-    ("Plantation", 27.5500, -99.4700, 0.008, 6, "US", ["Plantation Dr", "Lafayette St", "Jacaman Rd"]),
-    ("San Isidro", 27.5950, -99.4450, 0.012, 9, "US", ["San Isidro Pkwy", "University Blvd", "Bob Bullock Loop"]),
-    ("East Laredo", 27.5230, -99.4650, 0.010, 7, "US", ["Saunders St", "Ejido Ave", "Arkansas Ave"]),
-    ("Santa Rita / South", 27.4880, -99.4800, 0.009, 7, "US", ["Zapata Hwy", "Cuatro Vientos Rd", "Los Presidentes Ave"]),
-    ("Mines Road", 27.6050, -99.5250, 0.010, 4, "US", ["Mines Rd", "Killam Industrial Blvd", "Pan American Blvd"]),
-    ("Centro Nuevo Laredo", 27.4780, -99.5080, 0.005, 6, "MX", ["Av. Guerrero", "Calle Victoria", "Calle Ocampo"]),
-    ("Col. Madero", 27.4700, -99.5200, 0.006, 5, "MX", ["Calle Madero", "Calle Bravo", "Calle Aldama"]),
-    ("Col. Guerrero", 27.4690, -99.4960, 0.006, 4, "MX", ["Av. Reforma", "Calle Jalisco", "Calle Colima"]),
-    ("Col. Hidalgo", 27.4580, -99.5300, 0.007, 4, "MX", ["Blvd. Colosio", "Calle Hidalgo", "Calle Nayarit"]),
-    ("Col. Buenavista", 27.4530, -99.5120, 0.006, 3, "MX", ["Calle Belden", "Calle Perú", "Calle Chile"]),
-]
-
-FIRST_ES = ["María", "José", "Guadalupe", "Juan", "Rosa", "Luis", "Ana", "Carlos", "Patricia", "Jorge", "Elena", "Miguel"]
-LAST_ES = ["Garza", "García", "Martínez", "Rodríguez", "Hernández", "López", "González", "Peña", "Treviño", "Salinas"]
-FIRST_EN = ["John", "Mary", "Robert", "Linda", "Michael", "Susan", "David", "Karen", "James", "Nancy"]
-SHIPPERS = ["farmacia-del-rio", "muebles-frontera", "tienda-en-linea"]
+NEIGHBOURHOODS = [(n.name, n.lat, n.lon, n.spread_deg, n.weight, n.country, list(n.streets)) for n in W.NEIGHBOURHOODS]
+FIRST_ES, LAST_ES, FIRST_EN = W.FIRST_ES, W.LAST_ES, W.FIRST_EN
+SHIPPERS = [s.id for s in W.SHIPPERS[:3]]  # the pharmacy, the furniture store, the online shop
 
 DEPOTS = [
     # id, name, lat, lon, open, close, timezone
-    ("LRD-N", "Laredo North depot (Mines Rd)", 27.5930, -99.5050, "06:00", "21:00", "America/Chicago"),
-    ("NLD", "Nuevo Laredo depot (Av. Reforma)", 27.4600, -99.5050, "06:00", "21:00", "America/Matamoros"),
+    (x.id, x.name, x.location.lat, x.location.lon, hhmm(x.opens_s), hhmm(x.closes_s), x.timezone) for x in W.DEPOTS
 ]
 
 VEHICLES = [
@@ -64,12 +49,7 @@ SLOTS = [("08:00", "10:00"), ("09:00", "12:00"), ("10:00", "12:00"), ("12:00", "
 
 
 def _country(lat: float, lon: float) -> str:
-    import numpy as np
-
-    from lastmile.routing.matrix.profiles import laredo
-
-    border = laredo().border
-    return border.left_name if border.side(np.array([lat]), np.array([lon]))[0] else border.right_name
+    return W._country_of(lat, lon)
 
 
 def main(n_stops: int = 150, seed: int = 2026) -> None:
