@@ -47,6 +47,8 @@ class CustomerFilter:
     def __call__(self, msg: dict[str, Any]) -> dict[str, Any] | None:
         kind = msg.get("type")
         mine = msg.get("topic") == self.order_topic
+        if kind == "resync":  # the stream fell behind (or lost Redis): the page reloads its state
+            return {"type": "refresh"}
         if kind == "stop":
             if msg.get("order_id") == self.order_id and (self.stop_id is None or msg.get("stop_id") == self.stop_id):
                 if self.stop_status == msg.get("stop_status"):
