@@ -1,5 +1,6 @@
-"""HTTP for the live day's re-optimization: moves (preview/apply), stop locks,
-proposals, driver unavailable, delivery slots."""
+"""HTTP for the live day's re-optimization: moves (preview/apply, live or on a draft
+plan), splitting and merging routes, order priority, stop locks, proposals, driver
+unavailable, delivery slots."""
 
 from __future__ import annotations
 
@@ -27,6 +28,31 @@ class MoveIn(Schema):
     position: Annotated[int, Field(strict=True, ge=1, le=10_000)] | None = Field(
         default=None, description="1-based place among the route's stops as GET /routes shows them; omitted: best")
     force: bool = False
+    plan_id: Id | None = Field(default=None, description="edit this draft plan (optimized, not published) instead "
+                                                         "of the live routes")
+
+
+class SplitIn(Schema):
+    route_id: Id = Field(description="the route that gives stops")
+    order_ids: Annotated[list[Id], Field(min_length=1, max_length=1000)] | None = Field(
+        default=None, description="the orders to hand over (or from_position)")
+    from_position: Annotated[int, Field(strict=True, ge=1, le=10_000)] | None = Field(
+        default=None, description="hand over the tail from this 1-based place (as GET /routes shows the stops)")
+    to_route_id: Id | None = Field(default=None, description="the route that takes them (or to_shift_id)")
+    to_shift_id: Id | None = Field(default=None, description="a driver's shift with no route yet: a new route")
+    force: bool = False
+
+
+class MergeIn(Schema):
+    route_id: Id = Field(description="the route that takes the stops")
+    from_route_id: Id = Field(description="the route whose remaining stops it takes")
+    force: bool = False
+
+
+class PriorityIn(Schema):
+    priority: Annotated[int, Field(strict=True, ge=0, le=100)] = Field(
+        description="0..100; higher is served first when not every order fits")
+    reason: Annotated[str, Field(max_length=300)] = ""
 
 
 class SlotsIn(Schema):
@@ -54,6 +80,70 @@ def apply_move(body: MoveIn, session: SessionDep, p: Principal = Depends(staff))
     out = moves.move(session, p, body.model_dump(), apply=True)
     session.commit()
     return out
+
+
+@router.post("/routes/split/preview")
+def preview_split(body: SplitIn, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """What handing some of a route's remaining stops (``order_ids``, or the tail from
+    ``from_position``) to another route or to a driver on shift without one
+    (``to_shift_id``) would do: feasibility with reasons, the delta and both routes as
+    they would be. Works on live routes and on a draft plan's. Nothing is stored."""
+    from .reshape import reshape
+
+    return reshape(session, p, "split", body.model_dump(), apply=False)
+
+
+@router.post("/routes/split")
+def apply_split(body: SplitIn, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """Split a route; 409 when infeasible unless ``force``. Both drivers' phones are told."""
+    from .reshape import reshape
+
+    out = reshape(session, p, "split", body.model_dump(), apply=True)
+    session.commit()
+    return out
+
+
+@router.post("/routes/merge/preview")
+def preview_merge(body: MergeIn, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """What ``route_id`` taking all of ``from_route_id``'s remaining stops would do."""
+    from .reshape import reshape
+
+    return reshape(session, p, "merge", body.model_dump(), apply=False)
+
+
+@router.post("/routes/merge")
+def apply_merge(body: MergeIn, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """Merge two routes; 409 when infeasible unless ``force``."""
+    from .reshape import reshape
+
+    out = reshape(session, p, "merge", body.model_dump(), apply=True)
+    session.commit()
+    return out
+
+
+@router.get("/dispatch/free-shifts")
+def free_shifts(session: SessionDep, p: Principal = Depends(staff),
+                date: Annotated[ServiceDate | None, Query()] = None) -> dict[str, Any]:
+    """Drivers on shift (and available) that day with no route yet: where a split can go."""
+    from .alert_endpoints import _today
+    from .reshape import shifts_free
+
+    return {"shifts": shifts_free(session, p.organization_id, date or _today(session, p.organization_id))}
+
+
+@router.post("/orders/{order_id}/priority")
+def set_priority(order_id: Id, body: PriorityIn, session: SessionDep, p: Principal = Depends(staff)
+                 ) -> dict[str, Any]:
+    """Change an order's priority (pending, assigned or out for delivery): the engine
+    serves higher priorities first when not every order fits; kept in the order's
+    history and the audit log, and shown on the consoles at once."""
+    from ..orders import repository
+    from ..orders.service import set_priority as change
+
+    order = repository.get_order(session, p, order_id, for_update=True)
+    change(session, p, order, body.priority, body.reason)
+    session.commit()
+    return {"id": order.id, "priority": order.priority, "status": order.status}
 
 
 def _stop(session: Session, stop_id: str, p: Principal) -> RouteStop:

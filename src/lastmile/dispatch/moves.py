@@ -11,6 +11,12 @@ stop stays first unless the organization's policy allows displacing it.
 (schedule.py), reports feasibility with reasons and the delta, and, when applied,
 writes the new stop order and times, bumps the routes and audit-logs. A preview runs
 the same code inside a savepoint that is rolled back.
+
+The same moves edit a draft plan (optimized, not yet published: ``plan_id``): there a
+stop taken off a route is deleted (no driver has seen it), its order stays pending and
+joins the plan's unassigned list, and changes are told to the consoles only; publishing
+then sends the edited routes. Splitting and merging routes (reshape.py) use the same
+machinery.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth.access import Principal
@@ -128,6 +134,21 @@ def day_routes(session: Session, organization_id: str, day: date, *, planned: bo
                                                    Plan.status == "done").order_by(Plan.created_at.desc()).limit(1))
     if plan_id is None:
         return []
+    return list(session.scalars(select(Route).where(Route.plan_id == plan_id).order_by(Route.id)))
+
+
+def draft_plan(session: Session, organization_id: str, plan_id: str) -> Plan:
+    """A plan that may be edited before publishing: optimized (``done``), not published."""
+    plan = session.get(Plan, plan_id)
+    if plan is None or plan.organization_id != organization_id:
+        raise NotFound("plan not found", field="plan_id")
+    if plan.status != "done":
+        raise Conflict(f"only a draft plan (optimized, not published) can be edited; this one is {plan.status}",
+                       field="plan_id")
+    return plan
+
+
+def plan_routes(session: Session, plan_id: str) -> list[Route]:
     return list(session.scalars(select(Route).where(Route.plan_id == plan_id).order_by(Route.id)))
 
 
@@ -303,18 +324,19 @@ class MoveResult:
     changes: list[dict[str, Any]] = field(default_factory=list)
 
 
-def current_stop(session: Session, order_id: str) -> RouteStop | None:
-    """The order's stop on a live (published, not finished) route, if any."""
-    return session.scalar(
-        select(RouteStop).join(Route, Route.id == RouteStop.route_id)
-        .where(RouteStop.order_id == order_id, Route.published.is_(True), Route.status != "finished",
-               RouteStop.status.not_in(STOP_FINAL)).order_by(RouteStop.id.desc()).limit(1))
+def current_stop(session: Session, order_id: str, plan_id: str | None = None) -> RouteStop | None:
+    """The order's stop on a live (published, not finished) route, if any; with
+    ``plan_id``, its stop on that (draft) plan's routes."""
+    q = select(RouteStop).join(Route, Route.id == RouteStop.route_id).where(
+        RouteStop.order_id == order_id, Route.status != "finished", RouteStop.status.not_in(STOP_FINAL))
+    q = q.where(Route.plan_id == plan_id) if plan_id else q.where(Route.published.is_(True))
+    return session.scalar(q.order_by(RouteStop.id.desc()).limit(1))
 
 
 def plan_move(session: Session, ld: LiveDay, order: Order, to_route_id: str | None,
-              position: int | None) -> tuple[MoveResult, dict[str, tuple[str, ...]]]:
+              position: int | None, plan_id: str | None = None) -> tuple[MoveResult, dict[str, tuple[str, ...]]]:
     """Work out a move without writing: the result and the new sequences per route."""
-    stop = current_stop(session, order.id)
+    stop = current_stop(session, order.id, plan_id)
     from_id = stop.route_id if stop is not None and stop.route_id in ld.routes else None
     reasons: list[dict[str, Any]] = []
     if stop is not None and stop.status == "arrived":
@@ -416,13 +438,21 @@ def apply_sequences(session: Session, ld: LiveDay, new: dict[str, tuple[str, ...
     for rid, seq in new.items():
         for oid in seq:
             placed[oid] = rid
+    dropped: list[str] = []
     for rid, seq in new.items():
         rl = ld.routes[rid]
         for oid in rl.seq:
             if oid not in seq:
                 st = rl.stop_of(oid)
-                if st is not None:
+                if st is None:
+                    continue
+                if rl.route.published:
                     live.mark_stop(session, st, "skipped", at=at, actor=actor, reason=reason)
+                else:  # a draft: no driver has seen it, the row just goes
+                    rl.stops.remove(st)
+                    session.delete(st)
+                    if oid not in placed:
+                        dropped.append(oid)
     for rid, seq in new.items():
         rl = ld.routes[rid]
         fresh: dict[str, RouteStop] = {}
@@ -442,7 +472,41 @@ def apply_sequences(session: Session, ld: LiveDay, new: dict[str, tuple[str, ...
                     transition(session, actor, o, "out_for_delivery")
         write_route(session, ld, rid, seq, fresh)
         session.flush()
-        live.bump(session, rl.route, {"reason": reason})
+        if rl.route.published:
+            live.bump(session, rl.route, {"reason": reason})
+        else:
+            draft_bump(session, rl.route, reason)
+    drafts = {ld.routes[rid].route.plan_id for rid in new if not ld.routes[rid].route.published}
+    for plan_id in drafts:
+        note_unassigned(session, plan_id, dropped, placed)
+
+
+def draft_bump(session: Session, route: Route, reason: str) -> None:
+    """A draft route changed: version + 1, told to the organization's consoles only
+    (its driver hears of it when the plan is published)."""
+    from ..kit.broadcast import publish_after_commit
+
+    route.version = (route.version or 0) + 1
+    publish_after_commit(session, [f"org:{route.organization_id}"],
+                         {"type": "route", "route_id": route.id, "plan_id": route.plan_id, "status": route.status,
+                          "version": route.version, "draft": True, "reason": reason})
+
+
+def note_unassigned(session: Session, plan_id: str, dropped: list[str], placed: dict[str, str]) -> None:
+    """Keep a draft plan's unassigned list and counts true after an edit."""
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        return
+    items = [u for u in (plan.unassigned or []) if u.get("order_id") not in placed]
+    known = {u.get("order_id") for u in items}
+    items += [{"order_id": oid, "reason": "taken off by a dispatcher", "code": "manual"}
+              for oid in dropped if oid not in known]
+    plan.unassigned = items
+    n_stops = session.scalar(select(func.count(RouteStop.id)).join(Route, Route.id == RouteStop.route_id)
+                             .where(Route.plan_id == plan_id, RouteStop.status.not_in(STOP_FINAL))) or 0
+    n_routes = session.scalar(select(func.count(func.distinct(RouteStop.route_id))).join(
+        Route, Route.id == RouteStop.route_id).where(Route.plan_id == plan_id, RouteStop.status.not_in(STOP_FINAL))) or 0
+    plan.stats = {**(plan.stats or {}), "assigned": int(n_stops), "unassigned": len(items), "routes": int(n_routes)}
 
 
 def move(session: Session, p: Principal, body: dict[str, Any], *, apply: bool, now: datetime | None = None) -> dict[str, Any]:
@@ -451,20 +515,28 @@ def move(session: Session, p: Principal, body: dict[str, Any], *, apply: bool, n
     if order is None or order.organization_id != p.organization_id:
         raise NotFound("order not found", field="order_id")
     to_route_id = body.get("to_route_id")
-    routes = day_routes(session, p.organization_id, order.date)
+    plan_id = body.get("plan_id")
+    if plan_id is not None:
+        plan = draft_plan(session, p.organization_id, plan_id)
+        if plan.date != order.date:
+            raise Conflict("the order is for another day than the plan", field="order_id")
+        routes = plan_routes(session, plan.id)
+    else:
+        routes = day_routes(session, p.organization_id, order.date)
     if to_route_id is not None and to_route_id not in {r.id for r in routes}:
         r = session.get(Route, to_route_id)
         if r is None or r.organization_id != p.organization_id:
             raise NotFound("route not found", field="to_route_id")
-        raise Conflict("that route is not live on the order's date", field="to_route_id")
-    stop = current_stop(session, order.id)
+        raise Conflict("that route is not in the draft plan" if plan_id else "that route is not live on the order's date",
+                       field="to_route_id")
+    stop = current_stop(session, order.id, plan_id)
     extra = [] if stop is not None else [order]
     if stop is None and to_route_id is None:
         raise Conflict("the order is not on a live route", field="order_id")
     if stop is None and order.status != "pending":
         raise Conflict(f"an order that is {order.status} cannot be moved", field="order_id")
     ld = load_day(session, p.organization_id, order.date, now=now, extra=extra, routes=routes)
-    result, new = plan_move(session, ld, order, to_route_id, body.get("position"))
+    result, new = plan_move(session, ld, order, to_route_id, body.get("position"), plan_id)
     force = bool(body.get("force"))
     if apply:
         if not result.feasible and not force:
@@ -475,7 +547,8 @@ def move(session: Session, p: Principal, body: dict[str, Any], *, apply: bool, n
         from ..auth.service import record_audit
 
         record_audit(session, p, "route.move", "order", order.id, {"routes": before},
-                     {"routes": {rid: list(seq) for rid, seq in new.items()}, "forced": force and not result.feasible})
+                     {"routes": {rid: list(seq) for rid, seq in new.items()}, "forced": force and not result.feasible,
+                      **({"plan_id": plan_id} if plan_id else {})})
         views = [live.route_view(session, ld.routes[rid].route) for rid in result.route_ids]
     else:
         sp = session.begin_nested()
@@ -499,7 +572,10 @@ def set_lock(session: Session, p: Principal, stop: RouteStop, locked: bool) -> d
         session.flush()
         record_audit(session, p, "route_stop.lock" if locked else "route_stop.unlock", "route_stop", stop.id,
                      {"locked": not locked}, {"locked": locked})
-        live.bump(session, route, {"type": "stop", "stop_id": stop.id, "locked": locked})
+        if route.published:
+            live.bump(session, route, {"type": "stop", "stop_id": stop.id, "locked": locked})
+        else:
+            draft_bump(session, route, "lock")
     return {"id": stop.id, "route_id": stop.route_id, "order_id": stop.order_id, "locked": stop.locked,
             "version": route.version}
 

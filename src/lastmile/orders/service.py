@@ -4,7 +4,7 @@ Services flush; the endpoint commits."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -34,6 +34,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "returned": (("failed", "out_for_delivery"), "returned"),
     "cancelled": (("pending", "assigned", "failed"), "cancelled"),
     "rescheduled": (("failed",), "pending"),
+    "unassigned": (("assigned", "out_for_delivery"), "pending"),  # taken off every live route
 }
 
 
@@ -208,6 +209,34 @@ def update_order(session: Session, p: Principal, order: Order, body: OrderUpdate
     return order
 
 
+PRIORITY_OPEN = ("pending", "assigned", "out_for_delivery")
+
+
+def set_priority(session: Session, p: Principal, order: Order, priority: int, reason: str = "") -> bool:
+    """Change an order's priority (0..100) while it can still be planned or re-planned:
+    a line in its history (same status, the change as the reason), the audit log, the
+    event log and a live message for the consoles. Returns False when unchanged."""
+    if order.status not in PRIORITY_OPEN:
+        raise Conflict(f"the priority of an order that is {order.status} cannot change", field="priority")
+    if order.priority == priority:
+        return False
+    before, old = snapshot(order), order.priority
+    order.priority = priority
+    order.updated_at = utcnow()
+    note = f"priority {old} -> {priority}" + (f": {reason}" if reason else "")
+    session.add(OrderStatusChange(order_id=order.id, from_status=order.status, to_status=order.status,
+                                  actor=p.actor, reason=note[:500]))
+    session.flush()
+    record_audit(session, p, "order.priority", "order", order.id, before, snapshot(order))
+    emit(session, p.organization_id, "order.updated", "order", order.id, p.actor,
+         {"changed": ["priority"], "priority": priority})
+    from ..kit.broadcast import publish_after_commit
+
+    publish_after_commit(session, [f"org:{order.organization_id}"],
+                         {"type": "order", "order_id": order.id, "priority": priority, "status": order.status})
+    return True
+
+
 def transition(
     session: Session, actor: Principal | str, order: Order, event: str, reason: str = ""
 ) -> bool:
@@ -252,3 +281,52 @@ def order_for_tracking_token(session: Session, settings: Settings, token: str) -
     if row.completed_at is not None and utcnow() > row.completed_at + timedelta(seconds=settings.tracking_token_ttl_s):
         raise NotFound("tracking link has expired")
     return row
+
+
+def next_service_day(day: date) -> date:
+    """The next day with deliveries after ``day`` (there is no Sunday service)."""
+    nxt = day + timedelta(days=1)
+    return nxt + timedelta(days=1) if nxt.weekday() == 6 else nxt
+
+
+def reattempt_on(session: Session, actor: Principal | str, order: Order, day: date, reason: str = "") -> Order:
+    """A new attempt of a failed order on ``day``: ``failed -> pending`` through the
+    status machine (a history row, the ``order.rescheduled`` event, the webhook outbox),
+    its service date set to ``day`` and its time windows moved with it, keeping their
+    local clock times in the depot's zone (a 9:00-11:00 window stays 9:00-11:00 across a
+    daylight-saving change). Planning then picks it up like any pending order."""
+    from zoneinfo import ZoneInfo
+
+    if order.status != "failed":
+        raise Conflict(f"an order that is {order.status} cannot be attempted again", field="status")
+    depot = session.get(Depot, order.depot_id)
+    zone = ZoneInfo(depot.timezone if depot is not None else "UTC")
+    shift = day - order.date
+    windows = []
+    for w in order.windows or []:
+        moved = {}
+        for k, v in w.items():
+            local = datetime.fromisoformat(str(v).replace("Z", "+00:00")).astimezone(zone)
+            moved[k] = (local.replace(tzinfo=None) + shift).replace(tzinfo=zone).astimezone(UTC).isoformat()
+        windows.append(moved)
+    old_day, order.date, order.windows = order.date, day, windows
+    transition(session, actor, order, "rescheduled",
+               f"new attempt on {day.isoformat()} (was {old_day.isoformat()})" + (f": {reason}" if reason else ""))
+    return order
+
+
+def reattempt_next_day(session: Session, actor: Principal | str, order: Order, after: date,
+                       reason: str = "") -> Order:
+    """The ``next_day`` reattempt policy: a new attempt on the service day after ``after``
+    (the day of the failed attempt)."""
+    return reattempt_on(session, actor, order, next_service_day(after), reason)
+
+
+def unassign(session: Session, actor: Principal | str, order: Order, reason: str = "") -> bool:
+    """The order left every live route (a dispatcher moved it off, its driver became
+    unavailable ...): ``assigned``/``out_for_delivery -> pending`` with a history row and
+    the ``order.unassigned`` event, so planning and the console see it as waiting again.
+    Returns False when it was not on a route (already pending)."""
+    if order.status == "pending":
+        return False
+    return transition(session, actor, order, "unassigned", reason or "taken off the route")
