@@ -67,10 +67,11 @@ def test_the_eta_hook_gets_each_new_fix_in_time_order_and_cannot_lose_positions(
 
     calls = []
 
-    def spy(session, *, driver_id, route_id, lat, lon, at, speed_mps=None):
-        calls.append((driver_id, route_id, lat, at, speed_mps))
+    def spy(session, batch, **kw):  # one call per batch: [(driver, route, fixes in time order)]
+        calls.extend((driver_id, route_id, f.lat, f.at, f.speed_mps) for driver_id, route_id, fixes in batch
+                     for f in fixes)
 
-    monkeypatch.setattr(eta, "on_position", spy)
+    monkeypatch.setattr(eta, "on_positions", spy)
     driver = world.ids["driver_id1"]
     route_id = published_day["routes"][driver]["id"]
     h = world.headers["driver"]
@@ -82,11 +83,11 @@ def test_the_eta_hook_gets_each_new_fix_in_time_order_and_cannot_lose_positions(
     _post(client, h, (27.4995, -99.5, t[0] - timedelta(seconds=30), {}))
     assert len(calls) == 3 and len(positions(db, driver)) == 4
 
-    def broken(session, **kw):
+    def broken(session, batch, **kw):
         session.execute(__import__("sqlalchemy").text("SELECT 1"))
         raise RuntimeError("bug in the ETA work")
 
-    monkeypatch.setattr(eta, "on_position", broken)
+    monkeypatch.setattr(eta, "on_positions", broken)
     assert _post(client, h, (27.503, -99.5, t[2] + timedelta(seconds=10), {}))["accepted"] == 1
     assert len(positions(db, driver)) == 5
 
@@ -129,7 +130,8 @@ def test_a_buffered_batch_of_1hz_fixes_reaches_the_eta_work_thinned(client, worl
     from lastmile.dispatch import eta
 
     seen = []
-    monkeypatch.setattr(eta, "on_position", lambda session, **kw: seen.append(kw["at"]))
+    monkeypatch.setattr(eta, "on_positions", lambda session, batch, **kw: seen.extend(
+        f.at for _, _, fixes in batch for f in fixes))
     t = [NOW - timedelta(seconds=30 - i) for i in range(12)]  # 12 fixes, one a second
     _post(client, world.headers["driver"], *[(27.50 + i * 1e-5, -99.5, at, {}) for i, at in enumerate(t)])
     assert seen == [t[0], t[5], t[10], t[11]]  # every 5 s, and always the newest

@@ -103,43 +103,113 @@ def _profile(name: str) -> TrafficProfile:
 # --- the hook ---
 
 
+class Fix(NamedTuple):
+    """One accepted position as the ETA work sees it."""
+
+    lat: float
+    lon: float
+    at: datetime
+    speed_mps: float | None = None
+
+
 def on_position(
     session: Session, *, driver_id: str, route_id: str | None, lat: float, lon: float, at: datetime,
     speed_mps: float | None = None, settings: Settings | None = None,
 ) -> None:
-    """React to one accepted position of a driver. Never raises for an ordinary fix
-    (a route that is not live, a stop someone else just changed): logs and skips."""
+    """React to one accepted position of a driver (``on_positions`` for one fix)."""
+    on_positions(session, [(driver_id, route_id, [Fix(lat, lon, as_utc(at), speed_mps)])], settings=settings)
+
+
+def on_positions(
+    session: Session, batch: list[tuple[str, str | None, list[Fix]]], *, settings: Settings | None = None,
+) -> None:
+    """React to a batch of drivers' new positions: ``[(driver id, route id or None,
+    fixes in time order)]`` -- the ingest pipeline's batch. Never raises for an
+    ordinary fix (a route that is not live, a stop someone else just changed).
+
+    Every route of the batch is locked once, all in id order (two concurrent
+    batches of many drivers cannot deadlock on each other's routes), and its state
+    read in one query. Each fix is geofenced in time order; the ETAs are
+    recomputed at most once per route and batch, from the newest fix, and only
+    when a stop changed or ``eta_refresh_s`` has passed since the last refresh."""
     cfg = settings or get_settings()
-    at = as_utc(at)
-    route = _route_for(session, driver_id, route_id, at)
-    if route is None:
+    wanted = sorted({rid for _, rid, fixes in batch if rid and fixes})
+    routes: dict[str, Route] = {}
+    if wanted:
+        routes = {r.id: r for r in session.scalars(
+            select(Route).where(Route.id.in_(wanted)).order_by(Route.id).with_for_update())}
+    work: list[tuple[Route, list[Fix]]] = []
+    for driver_id, route_id, fixes in batch:
+        if not fixes:
+            continue
+        fixes = [f if f.at.tzinfo is not None else f._replace(at=as_utc(f.at)) for f in fixes]
+        if route_id is not None:
+            route = routes.get(route_id)
+            if route is None or (route.driver_id is not None and route.driver_id != driver_id):
+                continue
+        else:
+            route = _route_for(session, driver_id, None, fixes[-1].at)
+        if route is None or not route.published or route.status == "finished":
+            continue
+        work.append((route, fixes))
+    if not work:
         return
-    state = _state(session, route)
-    if state.fix_at is not None and at <= state.fix_at:
-        return  # an older (or the same) fix arriving late says nothing new
-    moving = _moving(state, lat, lon, at, speed_mps, cfg)
-    still = speed_mps is not None and speed_mps <= cfg.geofence_still_mps
+    states = {st.route_id: st for st in session.scalars(
+        select(RouteEtaState).where(RouteEtaState.route_id.in_([r.id for r, _ in work])))}
+    # the stops of every route that will need them (no snapshot kept, or an ETA
+    # refresh due at its newest fix), in one query
+    needed = []
+    for route, fixes in work:
+        st = states.get(route.id)
+        due = (st is None or st.refreshed_at is None
+               or (fixes[-1].at - as_utc(st.refreshed_at)).total_seconds() >= cfg.eta_refresh_s)
+        if due or route.status == "planned" or _cached_snaps(route) is None:
+            needed.append(route)
+    stops_of = _stops_many(session, needed)
+    for route, fixes in work:
+        state = states.get(route.id)
+        if state is None:
+            state = states[route.id] = RouteEtaState(route_id=route.id, break_taken=False, approached=[], logged={})
+            session.add(state)
+        _on_route(session, route, state, fixes, cfg, stops_of.get(route.id))
+
+
+def _on_route(session: Session, route: Route, state: RouteEtaState, fixes: list[Fix], cfg: Settings,
+              stops: list[_Stop] | None = None) -> None:
     changed = False
-    if route.status == "planned":
-        if not _may_start(session, route, state, lat, lon, at, moving, cfg):
-            _remember_fix(state, lat, lon, at)
-            return
-        changed |= live.start_route(session, route, at, ACTOR)
-    stops: list[_Stop] | None = None
-    snaps = None if changed else _cached_snaps(route)
-    if snaps is None:
-        stops = _stops(session, route)
-        snaps = _snapshot(stops)
-    actions = _decide(snaps, state, lat, lon, at, moving, still, cfg)
-    if actions:
-        stops = stops if stops is not None else _stops(session, route)
-        changed |= _act(session, route, stops, actions, at)
-    _remember_fix(state, lat, lon, at)
+    newest: Fix | None = None
+    for fix in fixes:
+        if state.fix_at is not None and fix.at <= state.fix_at:
+            continue  # an older (or the same) fix arriving late says nothing new
+        moving = _moving(state, fix.lat, fix.lon, fix.at, fix.speed_mps, cfg)
+        still = fix.speed_mps is not None and fix.speed_mps <= cfg.geofence_still_mps
+        if route.status == "planned":
+            if not _may_start(session, route, state, fix.lat, fix.lon, fix.at, moving, cfg):
+                _remember_fix(state, fix.lat, fix.lon, fix.at)
+                continue
+            if live.start_route(session, route, fix.at, ACTOR):
+                changed, stops = True, None  # its orders are out for delivery now: read them again
+        if stops is not None:
+            snaps = _snapshot(stops)  # the stops as this batch left them
+        else:
+            snaps = None if changed else _cached_snaps(route)
+            if snaps is None:
+                stops = _stops(session, route)
+                snaps = _snapshot(stops)
+        actions = _decide(snaps, state, fix.lat, fix.lon, fix.at, moving, still, cfg)
+        if actions:
+            stops = stops if stops is not None else _stops(session, route)
+            changed |= _act(session, route, stops, actions, fix.at)
+        _remember_fix(state, fix.lat, fix.lon, fix.at)
+        newest = fix
+    if newest is None:
+        return
+    at = newest.at
     due = (state.refreshed_at is None or changed
-           or (at - state.refreshed_at).total_seconds() >= cfg.eta_refresh_s)
+           or (at - as_utc(state.refreshed_at)).total_seconds() >= cfg.eta_refresh_s)
     if due:
         stops = stops if stops is not None else _stops(session, route)
-        _refresh(session, route, state, stops, LatLon(lat, lon), at, "position", cfg)
+        _refresh(session, route, state, stops, LatLon(newest.lat, newest.lon), at, "position", cfg)
     if stops is not None and not changed:
         _keep_snaps(route, stops)
 
@@ -256,6 +326,21 @@ def _stops(session: Session, route: Route) -> list[_Stop]:
         .where(RouteStop.route_id == route.id).order_by(RouteStop.seq)
     ).all()
     return [_Stop(r[0], _OrderRow(*r[1:])) for r in rows]
+
+
+def _stops_many(session: Session, routes: list[Route]) -> dict[str, list[_Stop]]:
+    """``_stops`` of many routes in one query."""
+    if not routes:
+        return {}
+    rows = session.execute(
+        select(RouteStop, Order.id, Order.status, Order.lat, Order.lon, Order.service_s, Order.windows)
+        .join(Order, Order.id == RouteStop.order_id)
+        .where(RouteStop.route_id.in_([r.id for r in routes])).order_by(RouteStop.route_id, RouteStop.seq)
+    ).all()
+    out: dict[str, list[_Stop]] = {r.id: [] for r in routes}
+    for r in rows:
+        out[r[0].route_id].append(_Stop(r[0], _OrderRow(*r[1:])))
+    return out
 
 
 def _stops_model(route: Route, stops: list[_Stop], profile_name: str, profile: TrafficProfile, weekday: int):
@@ -505,4 +590,4 @@ def _approaching(stops_before: int, seconds_away: int, cfg: Settings) -> bool:
     return by_stops or by_time
 
 
-__all__ = ["on_position", "refresh_route", "late_stops", "eta_accuracy", "ACTOR"]
+__all__ = ["on_position", "on_positions", "Fix", "refresh_route", "late_stops", "eta_accuracy", "ACTOR"]

@@ -6,8 +6,9 @@ Traccar's (decoder -> filter -> store -> geofence/ETA -> broadcast):
    (the same fix time as the driver's last fix) and impossible jumps (faster than
    ``max_speed_mps`` from the driver's last fix, beyond both fixes' accuracy);
 2. **store** -- one multi-row insert into ``positions`` per batch;
-3. **ETA** -- ``dispatch.eta.on_position`` for each new fix of a driver, in fix-time
-   order, in the same transaction (arrival/departure, ETAs, "approaching");
+3. **ETA** -- ``dispatch.eta.on_positions`` once for the batch: every driver's new
+   fixes (at most one per ``eta_min_interval_s``) in fix-time order, in the same
+   transaction (arrival/departure, ETAs at most once per route, "approaching");
 4. **live** -- ``driver_live`` gets the newest fix, its route and the driver's state;
 5. **broadcast** -- after commit, the newest fix per driver on ``org:``, ``driver:``,
    ``route:``, and on ``order:<id>`` only for the order of the stop the driver is
@@ -268,18 +269,22 @@ def ingest(session: Session, items: list[tuple[Sender, Fix]], *, cfg: TrackingSe
             Device.last_seen_at.is_(None), Device.last_seen_at < received - timedelta(seconds=60)))
             .values(last_seen_at=received).execution_options(synchronize_session=False))
 
-    # 3. ETA and arrival detection, for each new fix in time order (a bug there must not
-    #    lose the positions: its work is rolled back to a savepoint and logged)
+    # 3. ETA and arrival detection: one call for the batch (routes locked once, in id
+    #    order; ETAs refreshed at most once per route, from its newest fix). A bug there
+    #    must not lose the positions: its work is rolled back to a savepoint and logged.
     if fresh and cfg.eta:
         from ..dispatch import eta
 
+        work = []
+        for driver_id, idx in fresh.items():
+            by_route: dict[str | None, list[eta.Fix]] = {}
+            for i in _thinned(items, idx, cfg.eta_min_interval_s):
+                fix, r = items[i][1], route_of[i]
+                by_route.setdefault(r.id if r else None, []).append(eta.Fix(fix.lat, fix.lon, fix.at, fix.speed_mps))
+            work += [(driver_id, rid, fixes) for rid, fixes in by_route.items()]
         try:
             with session.begin_nested():
-                for driver_id, idx in fresh.items():
-                    for i in _thinned(items, idx, cfg.eta_min_interval_s):
-                        fix, r = items[i][1], route_of[i]
-                        eta.on_position(session, driver_id=driver_id, route_id=r.id if r else None, lat=fix.lat,
-                                        lon=fix.lon, at=fix.at, speed_mps=fix.speed_mps)
+                eta.on_positions(session, work)
         except Exception:
             log.exception("ETA update failed for a batch of %d fixes; positions kept", len(accepted))
 
@@ -307,6 +312,7 @@ def ingest(session: Session, items: list[tuple[Sender, Fix]], *, cfg: TrackingSe
                 topics.append(f"order:{stop.order_id}")  # only the customer the driver is heading to
         publish_after_commit(session, topics, position_message(driver_id, r.id if r else None, fix, state))
     if live_rows:
+        live_rows.sort(key=lambda r: r["driver_id"])  # rows locked in one order by every batch: no deadlock
         _upsert_live(session, live_rows)
     return Outcome(reasons, counts)
 
