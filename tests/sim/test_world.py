@@ -97,3 +97,24 @@ def test_smaller_days():
     assert len(w.orders) == 40 and len(w.drivers) == 4 and w.ill is not None
     with pytest.raises(ValueError):
         make_world(1, drivers=0)
+
+
+def test_orders_round_trip_through_the_stops_csv(world):
+    import csv
+    import io
+
+    from lastmile.formats.stops_csv import parse_stops_csv
+    from lastmile.sim.world import csv_rows, to_stop
+
+    rows = csv_rows(world)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    parsed = parse_stops_csv(buf.getvalue().encode())
+    assert parsed.ok and len(parsed.rows) == len(world.orders)
+    for r in parsed.rows:
+        o = world.order(r.stop.id)
+        assert r.stop == to_stop(o)
+        assert (r.cod_amount, r.cod_currency, r.language, r.shipper) == (o.cod_amount, o.cod_currency,
+                                                                         o.customer.language, o.shipper_id)

@@ -73,8 +73,8 @@ from .world import World
 __all__ = ["Reply", "Truth", "true_profile"]
 
 H = 3600
-I35 = (LatLon(27.503, -99.507), LatLon(27.530, -99.495), LatLon(27.560, -99.490),
-       LatLon(27.600, -99.482), LatLon(27.650, -99.470), LatLon(27.700, -99.455))
+# The corridor as the planner's profile draws it (one geography for both).
+I35: tuple[LatLon, ...] = next(z.path for z in laredo().zones if z.name == "I-35 corridor")
 LATEST_SAME_DAY = 18 * H + 30 * 60
 
 

@@ -8,6 +8,8 @@ Public API (stable; later additions only add):
 * ``make_world(seed=1, *, orders=300, drivers=15, day=None) -> World``
 * ``to_problem(world, *, known_at=None, orders=None, drivers=None, with_service=...) -> routing.domain.Problem``
 * ``to_stop(order) -> routing.domain.Stop`` and ``to_vehicle(world, driver) -> routing.domain.Vehicle``
+* ``csv_rows(world, orders=None) -> list[dict[str, str]]``: the orders as rows of the
+  stops CSV (``formats/stops_csv.py``), for seeding through the ordinary import
 * ``World`` fields: ``seed, day, weekday, depots, shippers, vehicles, drivers, orders,
   hidden, ill`` and helpers ``order(id)``, ``driver(id)``, ``vehicle(id)``, ``depot(id)``,
   ``hidden_of(id)``, ``morning_orders()``, ``live_orders()``, ``events()``
@@ -52,7 +54,7 @@ from ..routing.matrix.profiles import SCHOOLS, laredo
 __all__ = [
     "BUILDINGS", "DEPOTS", "Customer", "Depot", "Driver", "DriverIll", "FleetVehicle", "HiddenOrder",
     "NEIGHBOURHOODS", "Neighbourhood", "NewOrder", "Order", "SHIPPERS", "Shipper", "World", "make_world",
-    "to_problem", "to_stop", "to_vehicle",
+    "csv_rows", "to_problem", "to_stop", "to_vehicle",
 ]
 
 DEFAULT_DAY = date(2026, 3, 3)  # a Tuesday: weekday traffic, school in session
@@ -587,3 +589,26 @@ def to_problem(world: World, *, known_at: int | None = None, orders: tuple[Order
     depots = tuple(d.Depot(x.id, x.location, x.name, d.TimeWindow(x.opens_s, x.closes_s)) for x in world.depots)
     return d.Problem(stops=tuple(to_stop(o) for o in orders), vehicles=tuple(to_vehicle(world, dr) for dr in fleet),
                      depots=depots, weekday=world.weekday, name=name or f"laredo-day-{world.seed}")
+
+
+def csv_rows(world: World, orders: tuple[Order, ...] | None = None) -> list[dict[str, str]]:
+    """Orders as rows of the stops CSV (``formats/stops_csv.py`` columns): what a
+    shipper would upload. Local times HH:MM; COD in currency units."""
+    def clock(s: int) -> str:
+        return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
+
+    rows = []
+    for o in world.orders if orders is None else orders:
+        w = list(o.windows) + [None]
+        rows.append({
+            "id": o.id, "name": o.customer.name, "address": o.address, "lat": f"{o.location.lat:.5f}",
+            "lon": f"{o.location.lon:.5f}", "service_min": f"{o.service_s / 60:g}", "kg": str(o.demand[0]),
+            "litres": str(o.demand[1]), "parcels": str(o.demand[2]),
+            "window_start": clock(w[0].start) if w[0] else "", "window_end": clock(w[0].end) if w[0] else "",
+            "window2_start": clock(w[1].start) if w[1] else "", "window2_end": clock(w[1].end) if w[1] else "",
+            "kind": o.kind.value, "skills": ";".join(sorted(o.skills)), "priority": str(o.priority),
+            "phone": o.customer.phone, "email": o.customer.email, "language": o.customer.language,
+            "cod_amount": f"{o.cod_amount / 100:g}" if o.cod_amount else "", "cod_currency": o.cod_currency,
+            "instructions": o.instructions, "depot": o.depot_id, "shipper": o.shipper_id,
+        })
+    return rows
