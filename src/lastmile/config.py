@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     pod_require_scan_all: bool = False
     pod_require_exact_cod: bool = True
     pod_reattempt: Literal["next_day", "customer_choice", "return_to_depot"] = "next_day"
+    # POD files in an S3-compatible store instead of the disk (pod/s3.py): s3://bucket/prefix
+    storage_url: str = ""  # "" or file:///path: the disk (pod_storage_dir)
+    storage_s3_endpoint_url: str = ""  # MinIO/Ceph/R2/Garage: http(s)://host:port; "": AWS
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key_id: str = ""  # "": boto3's own chain (AWS_* variables, instance role)
+    storage_s3_secret_access_key: SecretStr = SecretStr("")
+    storage_s3_addressing: Literal["path", "virtual", "auto"] = "path"  # path: MinIO, Ceph, Garage, R2
+    storage_s3_timeout_s: float = Field(default=10.0, gt=0)
+    storage_presign_s: int = Field(default=0, ge=0, le=7 * 24 * 3600)  # >0: file downloads redirect to a
+    # presigned URL valid this long (after the same authorization); 0: the server streams the bytes
 
     # webhooks
     webhook_timeout_s: float = 10.0
@@ -162,6 +172,11 @@ class Settings(BaseSettings):
 
             if os.environ.get("LASTMILE_SIM_CLOCK", "").strip():
                 raise ConfigError("LASTMILE_SIM_CLOCK (the demo's simulation clock) is refused in production")
+        if self.storage_url.strip() and not self.storage_url.strip().startswith(("s3://", "file://")):
+            raise ConfigError("LASTMILE_STORAGE_URL must be s3://bucket[/prefix] or file:///path "
+                              f"(got {self.storage_url.strip()[:60]!r})")
+        if self.storage_url.strip().startswith("s3://") and not self.storage_url.strip()[5:].split("/")[0]:
+            raise ConfigError("LASTMILE_STORAGE_URL names no bucket: s3://bucket[/prefix]")
         if self.webhook_retry_for_s < 24 * 3600:
             raise ConfigError("LASTMILE_WEBHOOK_RETRY_FOR_S must be at least 86400 (24 h)")
 

@@ -102,6 +102,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/pod/{order_id}"): {A, D, S},
     ("GET", "/pod/{order_id}/page"): {A, D, S},
     ("GET", "/pod/{order_id}/pdf"): {A, D, S},
+    ("GET", "/pod/{order_id}/files/{sha256}"): {A, D, S},
     ("GET", "/shippers/{shipper_id}/pod-rules"): {A, D, S},
     ("PATCH", "/shippers/{shipper_id}/pod-rules"): STAFF,
     ("GET", "/orders/{order_id}/pod-rules"): {A, D, S},
@@ -263,12 +264,25 @@ def objects(client, world, db, settings):
         outsider = create_user(s, other_org.id, "admin@other.example", "correct horse battery", "admin")
         outsider_token, _ = issue_token(s, settings, outsider, "bearer")
         s.commit()
+        # a proof of delivery with one photo on the first order (GET /pod/{order_id}/files/{sha256})
+        from lastmile.pod import chain
+        from lastmile.pod.files import sha256_hex, storage_for
+
+        photo = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+        pod_sha = sha256_hex(photo)
+        storage_for(settings).put(pod_sha, photo, "image/png")
+        chain.append(s, organization_id=world.org, route_id=routes[1], kind="delivered", order_id=order_a,
+                     stop_id=stops[1], server_time=utcnow(), actor="test",
+                     body={"files": [{"sha256": pod_sha, "role": "photo", "size": len(photo),
+                                      "content_type": "image/png"}]})
+        s.commit()
         ids = dict(plan=plan.id, route1=routes[1], route2=routes[2], key=throwaway.id, stop1=stops[1], stop2=stops[2])
     own = {
         "order_id": order_a, "route_id": ids["route1"], "driver_id": world.ids["driver_id1"],
         "shipper_id": world.ids["shipper"], "sub_id": sub_a, "key_id": ids["key"], "plan_id": ids["plan"],
         "depot_id": world.ids["depot"], "vehicle_id": world.ids["vehicle1"], "shift_id": world.ids["shift1"],
         "token": token, "stop_id": ids["stop1"], "device_id": device_id, "proposal_id": ids_prop,
+        "sha256": pod_sha,
     }
     others = {"order_id": order_b, "route_id": ids["route2"], "driver_id": world.ids["driver_id2"],
               "shipper_id": world.ids["shipper2"], "sub_id": sub_b, "stop_id": ids["stop2"]}

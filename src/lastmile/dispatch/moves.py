@@ -448,6 +448,11 @@ def apply_sequences(session: Session, ld: LiveDay, new: dict[str, tuple[str, ...
                     continue
                 if rl.route.published:
                     live.mark_stop(session, st, "skipped", at=at, actor=actor, reason=reason)
+                    o = ld.orders.get(oid) or session.get(Order, oid)
+                    if oid not in placed and o is not None:  # off every route: waiting to be planned again
+                        from ..orders.service import unassign
+
+                        unassign(session, actor, o, f"taken off the route ({reason})")
                 else:  # a draft: no driver has seen it, the row just goes
                     rl.stops.remove(st)
                     session.delete(st)

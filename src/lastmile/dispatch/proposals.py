@@ -17,7 +17,7 @@ Spanish and English. Every new or decided proposal is broadcast on ``org:``.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -268,8 +268,9 @@ def on_failed(session: Session, order: Order, route_id: str | None = None, *, no
 
 
 def next_service_day(day: date) -> date:
-    nxt = day + timedelta(days=1)
-    return nxt + timedelta(days=1) if nxt.weekday() == 6 else nxt  # no Sunday service
+    from ..orders.service import next_service_day as nxt  # one rule for every reattempt (no Sunday service)
+
+    return nxt(day)
 
 
 def redistribute(session: Session, route: Route, *, now: datetime | None = None, trigger: str = "route.unavailable"
@@ -396,13 +397,12 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
             raise Conflict("the routes changed since this was proposed; it is stale", field="version")
         routes.append(r)
     if prop.kind == "reattempt" and prop.delta.get("reattempt") == "next_day":
-        from ..orders.service import transition
+        from ..orders.service import reattempt_on
 
         order = session.get(Order, prop.subject_id, with_for_update=True)
         if order is None or order.status != "failed":
             raise Conflict("the order is no longer failed; the proposal is stale", field="status")
-        transition(session, p, order, "rescheduled", "reattempt next service day")
-        order.date = date.fromisoformat(prop.delta["date"])
+        reattempt_on(session, p, order, date.fromisoformat(prop.delta["date"]), "reattempt next service day")
     elif routes:
         placed = {oid for ch in prop.changes for oid in ch["order_ids"]}
         extra = []

@@ -21,7 +21,7 @@ from ..kit.schema import Timestamp
 from ..kit.time import utcnow
 from . import service
 from .files import StorageBackend
-from .models import ACTION_TYPES, DriverAction
+from .models import ACTION_TYPES, DriverAction, DriverBreak
 from .schemas import DATA, NEEDS_STOP, Action, Position
 
 _DEVICE_TIME: TypeAdapter[datetime] = TypeAdapter(Timestamp)
@@ -152,11 +152,10 @@ def _mark(status: str) -> Any:
     return handler
 
 
-def _open_break(ctx: service.Ctx) -> DriverAction | None:
-    last = ctx.session.scalar(select(DriverAction).where(
-        DriverAction.route_id == ctx.route.id, DriverAction.type.in_(("break_start", "break_end"))
-    ).order_by(DriverAction.server_time.desc(), DriverAction.id.desc()).limit(1))
-    return last if last is not None and last.type == "break_start" else None
+def _open_break(ctx: service.Ctx) -> DriverBreak | None:
+    return ctx.session.scalar(select(DriverBreak).where(DriverBreak.route_id == ctx.route.id,
+                                                        DriverBreak.ended_at.is_(None))
+                              .order_by(DriverBreak.started_at.desc()).limit(1))
 
 
 def retime(ctx: service.Ctx, shift_s: int, **hints: Any) -> str:
@@ -184,20 +183,48 @@ def retime(ctx: service.Ctx, shift_s: int, **hints: Any) -> str:
     return "shifted"
 
 
+UNPLANNED_BREAK_S = 15 * 60  # an unplanned break whose length the driver did not say
+
+
 def _break_start(ctx: service.Ctx, data: Any) -> dict[str, Any]:
     if _open_break(ctx) is not None:
         raise Conflict("a break is already going on", field="type", code="on_break")
-    return {"on_break": True, "retimed": retime(ctx, 0, source="break", break_taken=True), "flags": ctx.flags}
+    planned = data.planned if data.planned is not None else "unplanned" not in data.note.lower()
+    if planned and ctx.session.scalar(select(DriverBreak.id).where(DriverBreak.route_id == ctx.route.id,
+                                                                   DriverBreak.planned.is_(True)).limit(1)):
+        raise Conflict("the planned break was already taken on this route: take an unplanned one",
+                       field="data.planned", code="planned_break_taken")
+    expected = None
+    if planned and ctx.route.shift_id:
+        from ..fleet.models import Shift
+
+        shift = ctx.session.get(Shift, ctx.route.shift_id)
+        expected = shift.break_s if shift is not None and shift.break_s else None
+    elif not planned:
+        expected = data.minutes * 60 if data.minutes else UNPLANNED_BREAK_S
+    row = DriverBreak(organization_id=ctx.route.organization_id, route_id=ctx.route.id, driver_id=ctx.p.driver_id,
+                      planned=planned, started_at=ctx.at, expected_s=expected, note=data.note,
+                      start_action=ctx.action_id)
+    ctx.session.add(row)
+    ctx.session.flush()
+    # the ETA work: a planned break is no longer owed (held for its length); an unplanned
+    # one holds the route for its expected length and leaves the planned break owed
+    hints: dict[str, Any] = {"break_taken": True} if planned else {"delay_s": expected}
+    return {"on_break": True, "break_id": row.id, "planned": planned, "expected_s": expected, "flags": ctx.flags,
+            "retimed": retime(ctx, 0, source="break", **hints)}
 
 
 def _break_end(ctx: service.Ctx, data: Any) -> dict[str, Any]:
-    started = _open_break(ctx)
-    if started is None:
+    row = _open_break(ctx)
+    if row is None:
         raise Conflict("no break is going on", field="type", code="not_on_break")
-    began = min(started.device_time, started.server_time)
-    length = max(0, round((ctx.at - began).total_seconds()))
-    return {"on_break": False, "break_s": length, "flags": ctx.flags,
-            "retimed": retime(ctx, length, source="break_end", delay_s=0, break_taken=True)}
+    row.ended_at = max(ctx.at, row.started_at)
+    row.end_action = ctx.action_id
+    ctx.session.flush()
+    length = round((row.ended_at - row.started_at).total_seconds())
+    hints: dict[str, Any] = {"delay_s": 0, **({"break_taken": True} if row.planned else {})}
+    return {"on_break": False, "break_id": row.id, "planned": row.planned, "break_s": length, "flags": ctx.flags,
+            "retimed": retime(ctx, length, source="break_end", **hints)}
 
 
 def _delay(ctx: service.Ctx, data: Any) -> dict[str, Any]:

@@ -4,14 +4,17 @@ JSON, page, PDF), POD rules, and the depot's return manifest."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date as date_type
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import Path as Path_
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,12 +31,22 @@ from ..kit.schema import Id, ServiceDate
 from ..kit.time import utcnow
 from ..kit.web import get_app_settings, get_session
 from ..orders.models import Order
-from . import actions, files, pages
+from . import actions, files, pages, service
 from .models import PodFile, PodRecord, PodRules, ReturnParcel
 from .rules import parcel_codes, rules_for
 from .schemas import ActionBatch, RulesIn
 
-router = APIRouter(tags=["driver", "pod"])
+@asynccontextmanager
+async def _check_storage(app: Any) -> AsyncIterator[None]:
+    """Start-up: a misconfigured file store (S3 bucket missing, credentials refused)
+    stops the server with a sentence saying what is wrong."""
+    settings = getattr(app.state, "settings", None)
+    if settings is not None:
+        await run_in_threadpool(lambda: files.storage_for(settings).check())
+    yield
+
+
+router = APIRouter(tags=["driver", "pod"], lifespan=_check_storage)
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 driver_only = allow("driver")
@@ -74,6 +87,8 @@ def driver_today(
             stop["pod_rules"] = rules_for(session, settings, order).as_json()
             stop["parcels_codes"] = parcel_codes(order)
         view["date"] = day.isoformat()
+        view["breaks"] = service.breaks_of(session, route.id)
+        view["on_break"] = next((b for b in view["breaks"] if b["ended_at"] is None), None)
         routes.append(view)
     return {"driver": {"id": driver.id, "name": driver.name}, "server_time": _iso(now), "routes": routes}
 
@@ -105,7 +120,7 @@ def driver_file(
     data = file.file.read(settings.pod_max_file_bytes + 1)
     content_type = files.check_image(data, settings.pod_max_file_bytes)
     sha = files.sha256_hex(data)
-    files.storage_for(settings).put(sha, data)
+    files.storage_for(settings).put(sha, data, content_type)
     if session.scalar(select(PodFile.id).where(PodFile.organization_id == p.organization_id,
                                                PodFile.sha256 == sha)) is None:
         session.add(PodFile(organization_id=p.organization_id, sha256=sha, size=len(data),
@@ -182,6 +197,40 @@ def pod_page(order_id: Id, session: SessionDep, settings: SettingsDep,
     # self-contained: inline images and styles, no scripts, nothing fetched
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
     return HTMLResponse(html, headers={"Cache-Control": "no-store", "Content-Security-Policy": csp})
+
+
+FILE_RESPONSE = {200: {"description": "the photo or signature", "content": {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+    307: {"description": "a time-limited URL of the file in the object store (LASTMILE_STORAGE_PRESIGN_S)"}}
+
+
+@router.get("/pod/{order_id}/files/{sha256}", response_class=Response, responses=FILE_RESPONSE)
+def pod_file(order_id: Id, sha256: Annotated[str, Path_(pattern=r"^[0-9a-f]{64}$", description="the file's sha256")],
+             session: SessionDep, settings: SettingsDep,
+             viewer: Principal | None = Depends(pod_viewer)) -> Response:
+    """One photo or signature of the order's proof of delivery, for whoever may see
+    that proof (staff, the order's shipper, the customer's tracking link): a file of
+    another order is not found here. Streamed by the server, or a redirect to a
+    short-lived presigned URL when the store is S3 and LASTMILE_STORAGE_PRESIGN_S > 0."""
+    _, records = _load(session, viewer, order_id)
+    entry = next((f for r in records for f in json.loads(r.payload).get("files", []) if f.get("sha256") == sha256),
+                 None)
+    if entry is None:
+        raise NotFound("file not found")
+    content_type = entry.get("content_type") or "application/octet-stream"
+    storage = files.storage_for(settings)
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "default-src 'none'; sandbox"}
+    if settings.storage_presign_s > 0:
+        url = storage.url(sha256, content_type, settings.storage_presign_s)
+        if url:
+            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, no-store"})
+    data = storage.get(sha256)
+    if data is None:
+        raise NotFound("the file is missing from the store", code="file_missing")
+    return Response(data, media_type=content_type, headers=headers)
 
 
 PDF_RESPONSE = {200: {"description": "PDF", "content": {"application/pdf": {"schema": {"type": "string",

@@ -1,6 +1,7 @@
 """POD files (photos, signatures): checked by their first bytes, stored under their
-SHA-256. The disk store is the default; any other store (S3-compatible object
-storage) implements :class:`StorageBackend` -- none ships yet."""
+SHA-256. Two stores implement :class:`StorageBackend`: the disk (the default,
+``LASTMILE_POD_STORAGE_DIR``) and any S3-compatible object store
+(``LASTMILE_STORAGE_URL=s3://bucket/prefix``, see :class:`S3Storage`)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,28 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+class StorageUnavailable(DomainError):
+    """The file store cannot be used (unreachable, bucket missing, credentials refused):
+    a clear 503, never a stack trace; the upload can be retried (the app does)."""
+
+    status = 503
+    code = "storage_unavailable"
+
+
 class StorageBackend(Protocol):
-    def put(self, sha256: str, data: bytes) -> None: ...
+    def put(self, sha256: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
 
     def get(self, sha256: str) -> bytes | None: ...
 
     def exists(self, sha256: str) -> bool: ...
+
+    def url(self, sha256: str, content_type: str, expires_s: int) -> str | None:
+        """A time-limited URL a browser can fetch the file from, or None (serve it)."""
+        ...
+
+    def check(self) -> None:
+        """Raise ConfigError saying what is wrong when the store cannot be used."""
+        ...
 
 
 class DiskStorage:
@@ -72,12 +89,15 @@ class DiskStorage:
             raise ValueError("not a sha256 hex digest")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, sha256: str, data: bytes) -> None:
+    def put(self, sha256: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         target = self.path(sha256)
         if target.exists():
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".up-")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".up-")
+        except OSError as e:
+            raise StorageUnavailable(f"POD file store: cannot write under {self.root} ({e.strerror})") from None
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -101,5 +121,30 @@ class DiskStorage:
             return False
 
 
+    def url(self, sha256: str, content_type: str, expires_s: int) -> str | None:
+        return None
+
+    def check(self) -> None:
+        """Nothing to refuse at start-up (the directory is made on the first upload);
+        an unwritable directory answers 503 on upload and is logged here."""
+        probe = self.root
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        if not os.access(probe, os.W_OK):
+            import logging
+
+            logging.getLogger("lastmile.pod.files").warning("POD file store %s is not writable", self.root)
+
+
 def storage_for(settings: Settings) -> StorageBackend:
+    """The configured store: ``LASTMILE_STORAGE_URL`` (``s3://bucket/prefix``, or
+    ``file:///path``), else the disk under ``LASTMILE_POD_STORAGE_DIR`` /
+    ``<data_dir>/pod-files``. S3 clients are kept per configuration (one connection pool)."""
+    url = (settings.storage_url or "").strip()
+    if url.startswith("s3://"):
+        from .s3 import s3_storage
+
+        return s3_storage(settings)
+    if url.startswith("file://"):
+        return DiskStorage(Path(url[len("file://"):]))
     return DiskStorage(settings.pod_storage_dir or settings.data_dir / "pod-files")

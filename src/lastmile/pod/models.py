@@ -1,4 +1,4 @@
-"""Tables of the driver's day (migration 0007_pod)."""
+"""Tables of the driver's day (migrations 0007_pod, 0014_pod2)."""
 
 from __future__ import annotations
 
@@ -115,3 +115,26 @@ class ReturnParcel(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     scanned_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DriverBreak(Base):
+    """A break the driver took on a route: the shift's planned break or an unplanned
+    one (which does not count as the planned break: that one is still owed). Written by
+    the app's ``break_start`` / ``break_end`` actions; read by ``/driver/today`` (the
+    app's "on break" state, on any phone), the ETA work (``dispatch.eta.refresh_route``
+    is told ``break_taken`` only for the planned break; an unplanned one holds the
+    route for its expected length) and the live day's loader (``planned_break_taken``)."""
+
+    __tablename__ = "pod_driver_breaks"
+    __table_args__ = (Index("ix_pod_driver_breaks_route_started", "route_id", "started_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("brk"))
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    route_id: Mapped[str] = mapped_column(ForeignKey("routes.id"))
+    driver_id: Mapped[str] = mapped_column(ForeignKey("drivers.id"))
+    planned: Mapped[bool]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expected_s: Mapped[int | None]  # the shift's break length, or the driver's estimate of an unplanned one
+    note: Mapped[str] = mapped_column(Text, default="")
+    start_action: Mapped[str] = mapped_column(String(100))  # the app's client ids
+    end_action: Mapped[str | None] = mapped_column(String(100))

@@ -74,6 +74,17 @@ class DelayData(Schema):
     note: Note = ""
 
 
+class BreakData(Schema):
+    """``planned``: the shift's break (it is then no longer owed) or an unplanned one
+    (the planned break is still owed; ``minutes`` is how long the driver expects it to
+    take, 15 when not said, and the rest of the route is re-timed by it). Absent
+    (an app from before this field): planned, unless the note says "unplanned"."""
+
+    planned: bool | None = None
+    minutes: Annotated[int, Field(strict=True, ge=1, le=8 * 60)] | None = None
+    note: Note = ""
+
+
 class ScanData(Schema):
     scans: Codes = []
 
@@ -83,7 +94,7 @@ class NoteData(Schema):
 
 
 DATA: dict[str, type[Schema]] = {
-    "start_shift": NoteData, "end_shift": ScanData, "break_start": NoteData, "break_end": NoteData,
+    "start_shift": NoteData, "end_shift": ScanData, "break_start": BreakData, "break_end": NoteData,
     "delay": DelayData, "en_route": NoteData, "arrive": NoteData, "deliver": DeliverData, "fail": FailData,
     "pickup": PickupData, "scan_in": ScanData,
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,10 +18,10 @@ from ..dispatch import live
 from ..dispatch.models import Plan, Route, RouteStop
 from ..errors import Conflict, DomainError, Invalid
 from ..orders.models import Order
-from ..orders.service import transition
+from ..orders.service import reattempt_next_day, transition
 from . import chain
 from .files import StorageBackend
-from .models import PodFile, ReturnParcel
+from .models import DriverBreak, PodFile, ReturnParcel
 from .rules import Rules, parcel_codes, rules_for
 from .schemas import DeliverData, FailData, PickupData
 
@@ -187,16 +187,14 @@ def _expect_back(ctx: Ctx, order: Order, codes: list[str], source: str, reason: 
 
 
 def reattempt(ctx: Ctx, order: Order, policy: str, reason: str) -> str:
-    """After a failed attempt: next_day puts the order back to pending for the next
-    day (its time windows move with it); customer_choice leaves it failed until the
-    customer picks a new slot (the portal reschedules it); return_to_depot leaves it
-    failed until its parcels are scanned in at the depot, then it is returned."""
+    """After a failed attempt: next_day makes a new attempt on the next service day
+    (``orders.service.reattempt_next_day``: failed -> pending, history and event, its
+    windows moved with it); customer_choice leaves it failed until the customer picks a
+    new slot (the portal reschedules it); return_to_depot leaves it failed until its
+    parcels are scanned in at the depot, then it is returned."""
     if policy == "next_day" and order.status == "failed":
         plan_date = ctx.session.scalar(select(Plan.date).where(Plan.id == ctx.route.plan_id)) or order.date
-        transition(ctx.session, ctx.p, order, "rescheduled", f"reattempt next day after: {reason}")
-        order.date = plan_date + timedelta(days=1)
-        order.windows = [{k: (datetime.fromisoformat(v) + timedelta(days=1)).isoformat() for k, v in w.items()}
-                         for w in order.windows or []]
+        reattempt_next_day(ctx.session, ctx.p, order, plan_date, f"failed attempt: {reason}")
     return policy
 
 
@@ -310,3 +308,19 @@ def end_shift(ctx: Ctx, codes: list[str]) -> dict[str, Any]:
         raise ParcelsNotScannedIn(scanned["missing"])
     changed = live.finish_route(ctx.session, ctx.route, ctx.at, ctx.p)
     return {"changed": changed, "not_attempted": not_attempted, "scan_in": scanned, "flags": ctx.flags}
+
+
+def breaks_of(session: Session, route_id: str) -> list[dict[str, Any]]:
+    """The route's breaks, oldest first, as ``/driver/today`` shows them."""
+    rows = session.scalars(select(DriverBreak).where(DriverBreak.route_id == route_id)
+                           .order_by(DriverBreak.started_at, DriverBreak.id))
+    return [{"id": b.id, "planned": b.planned, "started_at": chain.iso(b.started_at),
+             "ended_at": chain.iso(b.ended_at) if b.ended_at else None, "expected_s": b.expected_s,
+             "note": b.note} for b in rows]
+
+
+def planned_break_taken(session: Session, route_id: str) -> bool:
+    """Whether the driver has started the shift's planned break on this route (for the
+    live day's loader: a planned break taken is no longer owed; unplanned ones do not count)."""
+    return session.scalar(select(DriverBreak.id).where(DriverBreak.route_id == route_id,
+                                                       DriverBreak.planned.is_(True)).limit(1)) is not None
