@@ -161,8 +161,18 @@ def test_console_day_lists_routes_with_stop_positions(client, world, published_d
     assert r.status_code == 200, r.text
     day = r.json()
     assert {x["id"] for x in day["routes"]} == {x["id"] for x in published_day["routes"].values()}
-    stops = [s for x in day["routes"] for s in x["stops"]]
-    assert len(stops) == 6 and all(s["lat"] and s["lon"] and s["id"] and s["status"] == "planned" for s in stops)
+    # stops column by column: ids, rounded positions, status codes, times in seconds from t0
+    cols = [x["stops"] for x in day["routes"]]
+    assert sum(len(c["id"]) for c in cols) == 6
+    assert day["statuses"][0] == "planned" and all(st == 0 for c in cols for st in c["st"])
+    assert {len(v) for c in cols for v in c.values()} == {3}
+    for c in cols:
+        assert all(lat == round(lat, 5) and 27 < lat < 28 and -100 < lon < -99 for lat, lon in zip(c["lat"], c["lon"]))
+        # 09:00-12:00 Laredo = 15:00-18:00 UTC on the day: seconds from the day's 00:00 UTC
+        assert c["win"] == [[15 * 3600, 18 * 3600]] * 3
+        assert all(15 * 3600 - 3600 < a < 18 * 3600 + 3600 for a in c["arr"]) and c["seq"] == sorted(c["seq"])
+    assert day["t0"] == int(datetime(2026, 11, 25, tzinfo=UTC).timestamp())
+    assert "address" not in cols[0]  # details are fetched on click
     assert {x["driver_name"] for x in day["routes"]} == {"Driver", "Driver2"}
     assert len(day["depots"]) == 2 and day["draft"] is None  # the plan is published
     plan_id = published_day["plan"]["id"]

@@ -282,8 +282,8 @@ def test_priority_changes_through_the_orders_service(client, world, db, live_day
         assert s.query(Event).filter_by(type="order.updated", subject_id=oid).count() >= 1
     # the console's day shows it
     day = client.get("/console/day", headers=h).json()
-    stops = {x["order_id"]: x for rt in day["routes"] for x in rt["stops"]}
-    assert stops[oid]["priority"] == 80
+    prio = {o: pr for rt in day["routes"] for o, pr in zip(rt["stops"]["order_id"], rt["stops"]["prio"])}
+    assert prio[oid] == 80 and prio[live_day["orders"][(1, 1)]] == 0
     # unchanged: no second history line
     client.post(f"/orders/{oid}/priority", json={"priority": 80}, headers=h)
     assert len(client.get(f"/orders/{oid}/history", headers=h).json()) == len(hist)

@@ -27,6 +27,7 @@ const state = {
   pending: [],
   planPoll: null,
   moving: null, // {orderId, stopId}
+  reshape: null, // {kind: "split" | "merge", routeId}
 };
 // what tests and bench/console.py read
 const probe = (window.__console = { ready: false, positions: 0, flushes: 0, lastFlush: 0, loads: 0, ingest: (m) => onMessage(m) });
@@ -50,16 +51,42 @@ function fail(e) {
   toast(`${t("error")}: ${e instanceof ApiError ? e.message : e}`, "error");
 }
 
+const routeName = (r) => r.driver_name || r.vehicle_name || r.id;
+const reasonText = (r) => (getLang() === "es" && r.message_es ? r.message_es : r.message || r.code);
+const prioBadge = (p) => (p > 0 ? ` <span class="prio" title="${esc(t("prio.title", { p }))}">${esc(t("prio.short", { p }))}</span>` : "");
+
 function debounce(fn, ms) {
   let h = null;
   return (...a) => { clearTimeout(h); h = setTimeout(() => fn(...a), ms); };
 }
 
+/** Epoch milliseconds of a time given as epoch ms (the day's answer) or ISO text (live messages). */
+const ms = (v) => (typeof v === "number" ? v : v ? Date.parse(v) : NaN);
+
+/** GET /console/day sends each route's stops column by column (times in seconds from
+ * t0, status as an index): one object per stop here, times as epoch milliseconds. */
+function expandStops(cols, t0, statuses) {
+  const out = [];
+  const at = (v) => (v === null || v === undefined ? null : (t0 + v) * 1000);
+  for (let i = 0; i < cols.id.length; i++) {
+    const w = cols.win[i] || [];
+    const windows = [];
+    for (let k = 0; k + 1 < w.length; k += 2) windows.push({ start: (t0 + w[k]) * 1000, end: (t0 + w[k + 1]) * 1000 });
+    out.push({
+      id: cols.id[i], order_id: cols.order_id[i], seq: cols.seq[i], status: statuses[cols.st[i]] || "planned",
+      lat: cols.lat[i], lon: cols.lon[i], reference: cols.ref[i], name: cols.name[i], priority: cols.prio[i],
+      locked: !!cols.lock[i], windows, arrival_at: at(cols.arr[i]), end_at: at(cols.end[i]), eta_at: at(cols.eta[i]),
+      arrived_at: at(cols.in[i]), completed_at: at(cols.out[i]),
+    });
+  }
+  return out;
+}
+
 function windowEnd(s) {
-  const planned = Date.parse(s.arrival_at);
+  const planned = ms(s.arrival_at);
   let last = NaN;
   for (const w of s.windows || []) {
-    const a = Date.parse(w.start), b = Date.parse(w.end);
+    const a = ms(w.start), b = ms(w.end);
     if (planned >= a && planned <= b) return b;
     if (!(last >= b)) last = b;
   }
@@ -72,7 +99,7 @@ function lateBy(s) {
   if (Number.isFinite(s.late_by_s)) return Math.max(0, s.late_by_s);
   const end = windowEnd(s);
   if (!Number.isFinite(end)) return 0;
-  const predicted = Math.max(Date.parse(s.eta_at || s.arrival_at), Date.now());
+  const predicted = Math.max(ms(s.eta_at || s.arrival_at), Date.now());
   return Math.max(0, Math.round((predicted - end) / 1000));
 }
 
@@ -100,7 +127,7 @@ async function loadDay() {
   state.stopById = new Map();
   data.routes.forEach((r, i) => {
     r.colour = routeColour(i);
-    r.stops = r.stops.filter((s) => s.status !== "skipped"); // moved elsewhere or dropped: not this route's work
+    r.stops = Array.isArray(r.stops) ? r.stops : expandStops(r.stops, data.t0, data.statuses);
     state.routeById.set(r.id, r);
     for (const s of r.stops) state.stopById.set(s.id, { stop: s, route: r });
   });
@@ -111,6 +138,7 @@ async function loadDay() {
   renderDepotSelect();
   renderRoutes();
   renderDraft();
+  renderPending(); // which pending orders are on the routes in view changed
   renderTimelinePanel();
   probe.loads += 1;
 }
@@ -184,10 +212,12 @@ function routeItem(r) {
   const lateText = late > 0 ? `<span class="late">${esc(t("route.late", { min: Math.ceil(late / 60) }))}</span>` : `<span class="ok">${esc(t("route.ontime"))}</span>`;
   let stops = "";
   if (open) {
-    stops = `<ol class="stops" data-route="${r.id}">` + r.stops.map((s) => stopItem(s, r)).join("") + "</ol>";
+    stops = `<div class="route-tools"><button type="button" class="mini" data-action="split" data-route="${r.id}">${esc(t("route.split"))}</button>`
+      + `<button type="button" class="mini" data-action="merge" data-route="${r.id}">${esc(t("route.merge"))}</button></div>`
+      + `<ol class="stops" data-route="${r.id}">` + r.stops.map((s) => stopItem(s, r)).join("") + "</ol>";
   }
   return `<li class="route${open ? " open" : ""}" id="route-${r.id}" data-route="${r.id}">
-    <button type="button" class="route-head" data-route="${r.id}" aria-expanded="${open}">
+    <button type="button" class="route-head" data-route="${r.id}" aria-expanded="${open}" draggable="true" title="${esc(t("merge.drop"))}">
       <i class="swatch" style="background:${r.colour}"></i>
       <span class="name">${esc(r.driver_name || r.vehicle_name || r.id)}${r.published ? "" : ` <em>(${esc(t("route.draft"))})</em>`}</span>
       <span class="progress-text">${esc(t("route.progress", { done, total }))}</span>
@@ -203,7 +233,7 @@ function stopItem(s, r) {
   return `<li class="stop" id="stop-${s.id}" data-stop="${s.id}" tabindex="0" draggable="true" data-status="${s.status}">
     <i class="dot" style="background:${STATUS_COLOURS[s.status]}"></i>
     <span class="seq">${s.seq}</span>
-    <span class="ref">${esc(s.reference || s.order_id)}</span>
+    <span class="ref">${esc(s.reference || s.order_id)}${prioBadge(s.priority)}</span>
     <span class="who">${esc(s.name)}</span>
     <span class="times">${esc(win)} · ${FINAL.has(s.status) && s.completed_at ? `${esc(t(`status.${s.status}`))} ${esc(hhmm(s.completed_at, state.zone))}` : `${esc(t("stop.eta"))} ${esc(hhmm(s.eta_at || s.arrival_at, state.zone))}`}${late > 0 ? ` <b class="late">+${Math.ceil(late / 60)}′</b>` : ""}</span>
     <span class="st">${esc(t(`status.${s.status}`))}${s.locked ? ` · 🔒 ${esc(t("stop.locked"))}` : ""}</span>
@@ -234,21 +264,26 @@ function renderDraft() {
   const st = d.stats || {};
   $("draft-text").textContent = t("plan.ready", { routes: st.routes ?? "?", assigned: st.assigned ?? "?", unassigned: (d.unassigned || []).length });
   $("show-draft").textContent = t(state.view === "draft" ? "plan.show_live" : "plan.show");
+  $("draft-editing").hidden = state.view !== "draft";
   banner.hidden = false;
 }
 
 function renderPending() {
   const reasons = new Map(((state.data && state.data.draft && state.data.draft.unassigned) || []).map((u) => [u.order_id, u]));
-  $("count-unassigned").textContent = String(state.pending.length);
+  // a draft's routes hold pending orders too: those are planned, not unassigned
+  const onRoutes = new Set();
+  for (const r of state.routes) for (const s of r.stops) onRoutes.add(s.order_id);
+  const pending = state.pending.filter((o) => !onRoutes.has(o.id));
+  $("count-unassigned").textContent = String(pending.length);
   const list = $("unassigned-list");
-  if (!state.pending.length) {
+  if (!pending.length) {
     list.innerHTML = `<li class="muted">${esc(t("orders.none"))}</li>`;
     return;
   }
-  list.innerHTML = state.pending.slice(0, 500).map((o) => {
+  list.innerHTML = pending.slice(0, 500).map((o) => {
     const why = reasons.get(o.id);
     return `<li class="order" id="order-${o.id}" data-order="${o.id}" draggable="true" tabindex="0">
-      <span class="ref">${esc(o.reference || o.id)}</span> <span class="who">${esc(o.contact && o.contact.name)}</span>
+      <span class="ref">${esc(o.reference || o.id)}${prioBadge(o.priority)}</span> <span class="who">${esc(o.contact && o.contact.name)}</span>
       <span class="addr">${esc(o.address)}</span>
       ${why ? `<span class="reason">${esc(t("plan.reason"))}: ${esc(why.reason)}</span>` : ""}
       <button type="button" class="mini" data-action="assign" data-order="${o.id}">${esc(t("stop.move"))}</button>
@@ -311,7 +346,9 @@ function selectRoute(routeId, { toggle = false } = {}) {
 
 function stopPopup(s, r) {
   const win = (s.windows || []).map((w) => `${hhmm(w.start, state.zone)}–${hhmm(w.end, state.zone)}`).join(", ");
-  return `<div class="popup"><b>${esc(s.reference || s.order_id)}</b> · ${esc(t(`status.${s.status}`))}<br>${esc(s.name)}<br>${esc(s.address)}<br>
+  const d = s.details;
+  return `<div class="popup"><b>${esc(s.reference || s.order_id)}</b>${prioBadge(s.priority)} · ${esc(t(`status.${s.status}`))}<br>${esc(s.name)}<br>
+    <span class="details" data-order="${esc(s.order_id)}">${d ? `${esc(d.address)}${d.contact && d.contact.phone ? ` · ${esc(d.contact.phone)}` : ""}` : "…"}</span><br>
     ${esc(t("stop.window"))}: ${esc(win)} · ${esc(t("stop.eta"))}: ${esc(hhmm(s.eta_at || s.arrival_at, state.zone))}<br>
     ${esc(r.driver_name || r.vehicle_name)} · #${s.seq}<br>
     <button type="button" data-action="move" data-stop="${s.id}">${esc(t("stop.move"))}</button>
@@ -324,9 +361,20 @@ function goToStop(stopId) {
   switchTab("routes");
   if (state.selectedRoute !== hit.route.id) selectRoute(hit.route.id);
   map.focusStop(stopId, stopPopup(hit.stop, hit.route));
+  loadDetails(hit);
   const li = $(`stop-${stopId}`);
   if (li) { li.scrollIntoView({ block: "center" }); li.focus(); li.classList.add("flash"); setTimeout(() => li.classList.remove("flash"), 1500); }
   return true;
+}
+
+/** What only a click needs (address, phone): GET /orders/{id}, once per stop. */
+async function loadDetails(hit) {
+  const s = hit.stop;
+  if (!s.details) {
+    try { s.details = await get(`/orders/${s.order_id}`); } catch (e) { return; }
+  }
+  const el = document.querySelector(`.popup .details[data-order="${s.order_id}"]`);
+  if (el) el.textContent = `${s.details.address || ""}${s.details.contact && s.details.contact.phone ? ` · ${s.details.contact.phone}` : ""}`;
 }
 
 function onHash() {
@@ -415,10 +463,24 @@ function onMessage(m) {
     }
     case "route": {
       const r = state.routeById.get(m.route_id);
+      if (m.draft && state.view !== "draft") break; // a draft edited elsewhere: the live view is unchanged
       if (!r || (m.version && m.version !== r.version) || m.status !== r.status) reloadDay();
       reloadPending();
       break;
     }
+    case "order": {
+      // a priority changed (maybe by another dispatcher)
+      for (const r of state.routes) {
+        const s = r.stops.find((x) => x.order_id === m.order_id);
+        if (s && Number.isFinite(m.priority)) { s.priority = m.priority; dirtyRoutes.add(r.id); flushRoutes(); }
+      }
+      const o = state.pending.find((x) => x.id === m.order_id);
+      if (o && Number.isFinite(m.priority)) { o.priority = m.priority; renderPending(); }
+      break;
+    }
+    case "resync":
+      resync();
+      break;
     case "proposal":
       loadProposals();
       break;
@@ -429,6 +491,17 @@ function onMessage(m) {
     default:
       break;
   }
+}
+
+/** The stream fell behind or was cut (the server says "resync"): read everything again. */
+function resync() {
+  probe.resyncs = (probe.resyncs || 0) + 1;
+  toast(t("live.resync"));
+  reloadDay();
+  reloadPending();
+  reloadAlerts();
+  loadProposals();
+  loadLive();
 }
 
 function renderLiveState() {
@@ -453,10 +526,11 @@ function connect() {
   es.onmessage = (ev) => {
     try { onMessage(JSON.parse(ev.data)); } catch (e) { console.warn("bad message", e); }
   };
+  es.addEventListener("resync", () => resync()); // the same, sent as a named event
 }
 
 // ---------- interventions ----------
-function openMove({ stopId = null, orderId = null, toRoute = undefined, position = "" }) {
+function openMove({ stopId = null, orderId = null, toRoute = undefined, position = "", focusPriority = false }) {
   const hit = stopId && state.stopById.get(stopId);
   const order = hit ? hit.stop.order_id : orderId;
   const pending = !hit && state.pending.find((o) => o.id === orderId);
@@ -466,7 +540,7 @@ function openMove({ stopId = null, orderId = null, toRoute = undefined, position
     : `${(pending && (pending.reference || pending.id)) || orderId}`;
   const sel = $("move-route");
   sel.innerHTML = `<option value="">— ${esc(t("move.unassign"))} —</option>` +
-    state.routes.filter((r) => r.published).map((r) => `<option value="${r.id}">${esc(r.driver_name || r.vehicle_name)} (${r.stops.length})</option>`).join("");
+    state.routes.map((r) => `<option value="${r.id}">${esc(routeName(r))} (${r.stops.length})</option>`).join("");
   sel.value = toRoute !== undefined ? (toRoute || "") : hit ? hit.route.id : (state.routes[0] && state.routes[0].id) || "";
   $("move-position").value = position;
   $("move-preview").innerHTML = "";
@@ -474,9 +548,22 @@ function openMove({ stopId = null, orderId = null, toRoute = undefined, position
   $("move-lock").textContent = t(hit && hit.stop.locked ? "stop.unlock" : "stop.lock");
   $("move-lock").hidden = !hit;
   $("move-unassign").hidden = !hit;
+  $("move-priority").value = String(hit ? hit.stop.priority || 0 : (pending && pending.priority) || 0);
   const dlg = $("move-dialog");
   if (!dlg.open) dlg.showModal();
+  if (focusPriority) { $("move-priority").focus(); $("move-priority").select(); }
   if (toRoute !== undefined) previewMove();
+}
+
+async function savePriority() {
+  const p = parseInt($("move-priority").value, 10);
+  const orderId = state.moving && state.moving.orderId;
+  if (!orderId || !Number.isFinite(p)) return;
+  try {
+    const out = await post(`/orders/${orderId}/priority`, { priority: p });
+    onMessage({ type: "order", order_id: orderId, priority: out.priority });
+    toast(t("prio.saved", { p: out.priority }));
+  } catch (e) { fail(e); }
 }
 
 function moveBody(force = false) {
@@ -484,6 +571,7 @@ function moveBody(force = false) {
   const pos = parseInt($("move-position").value, 10);
   if (Number.isFinite(pos) && pos > 0 && body.to_route_id) body.position = pos;
   if (force) body.force = true;
+  if (state.view === "draft" && state.data && state.data.plan_id) body.plan_id = state.data.plan_id;
   return body;
 }
 
@@ -496,7 +584,7 @@ async function previewMove() {
     const d = out.delta || {};
     box.innerHTML = `<p class="${out.feasible ? "ok" : "late"}"><b>${esc(t(out.feasible ? "move.feasible" : "move.infeasible"))}</b></p>
       <p class="delta">${esc(t("move.delta", { min: (d.duration_s >= 0 ? "+" : "") + Math.round((d.duration_s || 0) / 60), km: (d.distance_m >= 0 ? "+" : "") + ((d.distance_m || 0) / 1000).toFixed(1), late: d.late_stops ?? 0 }))}</p>
-      ${(out.reasons || []).map((r) => `<p class="reason">${esc(r.message || r.code)}</p>`).join("")}`;
+      ${(out.reasons || []).map((r) => `<p class="reason">${esc(reasonText(r))}</p>`).join("")}`;
     $("move-apply").disabled = false;
     $("move-apply").dataset.force = String(!out.feasible);
   } catch (e) {
@@ -509,6 +597,82 @@ async function applyMove() {
     await post("/routes/moves", moveBody($("move-apply").dataset.force === "true"));
     $("move-dialog").close();
     toast(t("move.applied"));
+    await Promise.all([loadDay(), loadPending()]);
+    loadAlerts();
+  } catch (e) { fail(e); }
+}
+
+// ---------- split and merge ----------
+async function openReshape(kind, { routeId, from = "" }) {
+  const r = state.routeById.get(routeId);
+  if (!r) return;
+  state.reshape = { kind, routeId };
+  $("route-title").textContent = t(kind === "split" ? "split.title" : "merge.title");
+  $("route-what").textContent = t(kind === "split" ? "split.what" : "merge.what", { driver: routeName(r) });
+  $("split-part").hidden = kind !== "split";
+  $("route-target-label").hidden = kind !== "split";
+  $("route-preview").innerHTML = "";
+  $("route-apply").disabled = true;
+  const others = state.routes.filter((x) => x.id !== routeId && x.published === r.published && x.status !== "finished");
+  let options = others.map((x) => `<option value="route:${x.id}">${esc(routeName(x))} (${x.stops.filter((s) => !FINAL.has(s.status)).length})</option>`);
+  if (kind === "split") {
+    $("split-from").value = "";
+    $("split-stops").innerHTML = r.stops.filter((s) => !FINAL.has(s.status)).map((s) => {
+      const movable = !s.locked && s.status !== "arrived";
+      return `<li class="${movable ? "" : "off"}"><label><input type="checkbox" value="${esc(s.order_id)}" data-seq="${s.seq}"${movable ? "" : " disabled"}>
+        #${s.seq} ${esc(s.reference || s.order_id)} · ${esc(s.name)}${s.locked ? ` · 🔒 ${esc(t("stop.locked"))}` : ""}</label></li>`;
+    }).join("");
+    try {
+      const free = await get("/dispatch/free-shifts", { date: state.day });
+      options = options.concat(free.shifts.map((f) => `<option value="shift:${f.shift_id}">${esc(t("split.new", { driver: f.driver_name, vehicle: f.vehicle_name }))}</option>`));
+    } catch (e) { console.warn("free shifts", e); }
+  }
+  $("route-target").innerHTML = options.join("");
+  if (from) $("route-target").value = `route:${from}`;
+  const dlg = $("route-dialog");
+  if (!dlg.open) dlg.showModal();
+  if (kind === "merge" && from) previewReshape();
+}
+
+function reshapeBody(force = false) {
+  const { kind, routeId } = state.reshape;
+  const [what, id] = ($("route-target").value || ":").split(":");
+  let body;
+  if (kind === "merge") body = { route_id: routeId, from_route_id: id };
+  else {
+    const ids = [...$("split-stops").querySelectorAll("input:checked")].map((x) => x.value);
+    body = { route_id: routeId, order_ids: ids };
+    if (what === "shift") body.to_shift_id = id; else body.to_route_id = id;
+  }
+  if (force) body.force = true;
+  return body;
+}
+
+async function previewReshape() {
+  const box = $("route-preview");
+  $("route-apply").disabled = true;
+  const body = reshapeBody();
+  if (state.reshape.kind === "split" && !body.order_ids.length) { box.innerHTML = `<p class="late">${esc(t("split.none"))}</p>`; return; }
+  box.textContent = "…";
+  try {
+    const out = await post(`/routes/${state.reshape.kind}/preview`, body);
+    const d = out.delta || {};
+    box.innerHTML = `<p class="${out.feasible ? "ok" : "late"}"><b>${esc(t(out.feasible ? "move.feasible" : "move.infeasible"))}</b>
+      · ${esc(t("reshape.moved", { n: out.moved.length }))}${out.kept.length ? ` · ${esc(t("reshape.kept", { n: out.kept.length }))}` : ""}</p>
+      <p class="delta">${esc(t("move.delta", { min: (d.duration_s >= 0 ? "+" : "") + Math.round((d.duration_s || 0) / 60), km: (d.distance_m >= 0 ? "+" : "") + ((d.distance_m || 0) / 1000).toFixed(1), late: d.late_stops ?? 0 }))}</p>
+      ${(out.reasons || []).map((r) => `<p class="reason">${esc(reasonText(r))}</p>`).join("")}`;
+    $("route-apply").disabled = false;
+    $("route-apply").dataset.force = String(!out.feasible);
+  } catch (e) {
+    box.innerHTML = `<p class="late">${esc(e.message)}</p>`;
+  }
+}
+
+async function applyReshape() {
+  try {
+    const out = await post(`/routes/${state.reshape.kind}`, reshapeBody($("route-apply").dataset.force === "true"));
+    $("route-dialog").close();
+    toast(t(out.draft ? "reshape.applied_draft" : "reshape.applied"));
     await Promise.all([loadDay(), loadPending()]);
     loadAlerts();
   } catch (e) { fail(e); }
@@ -679,7 +843,12 @@ function wire() {
   for (const b of document.querySelectorAll(".tabs [data-tab]")) b.addEventListener("click", () => switchTab(b.dataset.tab));
   $("route-list").addEventListener("click", (ev) => {
     const act = ev.target.closest("[data-action]");
-    if (act) { ev.stopPropagation(); return act.dataset.action === "move" ? openMove({ stopId: act.dataset.stop }) : toggleLock(act.dataset.stop); }
+    if (act) {
+      ev.stopPropagation();
+      const a = act.dataset.action;
+      if (a === "split" || a === "merge") return openReshape(a, { routeId: act.dataset.route });
+      return a === "move" ? openMove({ stopId: act.dataset.stop }) : toggleLock(act.dataset.stop);
+    }
     const head = ev.target.closest(".route-head");
     if (head) return selectRoute(head.dataset.route, { toggle: true });
     const stop = ev.target.closest(".stop");
@@ -690,6 +859,7 @@ function wire() {
     const head = ev.target.closest && ev.target.closest(".route-head");
     if (stop && (ev.key === "m" || ev.key === "M")) { ev.preventDefault(); openMove({ stopId: stop.dataset.stop }); }
     else if (stop && (ev.key === "l" || ev.key === "L")) { ev.preventDefault(); toggleLock(stop.dataset.stop); }
+    else if (stop && (ev.key === "p" || ev.key === "P")) { ev.preventDefault(); openMove({ stopId: stop.dataset.stop, focusPriority: true }); }
     else if (stop && ev.key === "Enter" && ev.target === stop) { ev.preventDefault(); goToStop(stop.dataset.stop); }
     else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
       const items = [...$("route-list").querySelectorAll(".route-head, .stop")];
@@ -701,9 +871,10 @@ function wire() {
   // drag a stop (or an unassigned order) onto a route header (best position) or onto a stop (its position)
   const side = document.querySelector(".side");
   side.addEventListener("dragstart", (ev) => {
-    const stop = ev.target.closest && ev.target.closest(".stop, .order");
+    const stop = ev.target.closest && ev.target.closest(".stop, .order, .route-head");
     if (!stop) return;
-    ev.dataTransfer.setData("text/plain", stop.dataset.stop ? `stop:${stop.dataset.stop}` : `order:${stop.dataset.order}`);
+    ev.dataTransfer.setData("text/plain", stop.dataset.stop ? `stop:${stop.dataset.stop}`
+      : stop.dataset.order ? `order:${stop.dataset.order}` : `route:${stop.dataset.route}`); // a whole route: merge
     ev.dataTransfer.effectAllowed = "move";
     stop.classList.add("dragging");
   });
@@ -720,6 +891,7 @@ function wire() {
     const position = target ? String(state.stopById.get(target.dataset.stop).stop.seq) : "";
     if (kind === "stop") openMove({ stopId: id, toRoute: routeEl.dataset.route, position });
     else if (kind === "order") openMove({ orderId: id, toRoute: routeEl.dataset.route, position });
+    else if (kind === "route" && id !== routeEl.dataset.route) openReshape("merge", { routeId: routeEl.dataset.route, from: id });
   });
   $("unassigned-list").addEventListener("click", (ev) => {
     const act = ev.target.closest("[data-action=assign]");
@@ -731,6 +903,17 @@ function wire() {
   $("move-apply").addEventListener("click", applyMove);
   $("move-unassign").addEventListener("click", () => { $("move-route").value = ""; previewMove(); });
   $("move-lock").addEventListener("click", async () => { await toggleLock(state.moving.stopId); $("move-dialog").close(); });
+  $("move-priority-save").addEventListener("click", savePriority);
+  $("move-priority").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); savePriority(); } });
+  $("route-check").addEventListener("click", previewReshape);
+  $("route-apply").addEventListener("click", applyReshape);
+  $("route-target").addEventListener("change", () => { $("route-apply").disabled = true; });
+  $("split-stops").addEventListener("change", () => { $("route-apply").disabled = true; });
+  $("split-from").addEventListener("input", () => {
+    const from = parseInt($("split-from").value, 10);
+    for (const box of $("split-stops").querySelectorAll("input:not(:disabled)")) box.checked = Number.isFinite(from) && Number(box.dataset.seq) >= from;
+    $("route-apply").disabled = true;
+  });
   $("alert-list").addEventListener("click", (ev) => {
     const b = ev.target.closest("[data-alert]");
     if (!b) return;

@@ -20,12 +20,14 @@ export class DayMap {
       .setView([27.52, -99.49], 12);
     if (tileUrl) L.tileLayer(tileUrl, { attribution: tileAttribution || "", maxZoom: 19 }).addTo(this.map);
     else el.classList.add("no-tiles");
-    this.layers = { routes: L.layerGroup().addTo(this.map), stops: L.layerGroup().addTo(this.map),
+    // one click listener for every stop (a feature group passes its markers' events on)
+    this.layers = { routes: L.layerGroup().addTo(this.map), stops: L.featureGroup().addTo(this.map),
       depots: L.layerGroup().addTo(this.map), drivers: L.layerGroup().addTo(this.map) };
     this.stopMarkers = new Map(); // stop id -> circleMarker
     this.lines = new Map(); // route id -> polyline
     this.drivers = new Map(); // driver id -> marker
     this.onStopClick = onStopClick;
+    this.layers.stops.on("click", (e) => this.onStopClick && e.layer && e.layer.stopId && this.onStopClick(e.layer.stopId));
     this.fitted = false;
     if (onMapClick) this.map.on("click", (e) => onMapClick(e.latlng));
     // the grid layout settles after the script runs: measure again then, and on resize
@@ -58,7 +60,7 @@ export class DayMap {
       for (const s of r.stops) {
         const m = L.circleMarker([s.lat, s.lon], { renderer: this.renderer, radius: 6, weight: 2, color: r.colour,
           fillColor: STATUS_COLOURS[s.status] || STATUS_COLOURS.planned, fillOpacity: 0.95 });
-        m.on("click", () => this.onStopClick && this.onStopClick(s.id));
+        m.stopId = s.id;
         m.addTo(this.layers.stops);
         this.stopMarkers.set(s.id, m);
         bounds.push([s.lat, s.lon]);

@@ -14,7 +14,7 @@ function el(name, attrs, text) {
   return e;
 }
 
-const ms = (iso) => (iso ? Date.parse(iso) : NaN);
+const ms = (v) => (typeof v === "number" ? v : v ? Date.parse(v) : NaN); // epoch ms or ISO text
 
 export function renderTimeline(container, route, zone) {
   container.textContent = "";
