@@ -122,3 +122,90 @@ def test_a_flooding_phone_is_limited_per_device(db, client, world, clock, mosqui
     assert len(positions(db, world.ids["driver_id1"])) == 5
     stats = client.get("/tracking/stats", headers=world.headers["dispatcher"]).json()
     assert stats["by_source"]["owntracks"]["rate_limited"] == 3
+
+
+def _location(i: int) -> dict:
+    from datetime import timedelta
+
+    return {"_type": "location", "lat": 27.53 + i * 1e-5, "lon": -99.48,
+            "tst": int((NOW - timedelta(seconds=3000 - i)).timestamp())}
+
+
+def test_a_message_is_acknowledged_only_after_commit_and_redelivered_after_a_crash(
+        db, client, world, clock, mosquitto):
+    """A named ingest keeps its MQTT session: what it had not committed when it went
+    down is delivered again to its next run (at least once; no loss)."""
+    from lastmile.tracking.mqtt import MqttIngest
+
+    user = f"u{uuid.uuid4().hex[:10]}"
+    dev = make_device(client, world.headers["dispatcher"], world.ids["driver_id1"], kind="owntracks",
+                      owntracks_user=user, owntracks_device="phone")
+    cid = f"lastmile-test-{uuid.uuid4().hex[:8]}"
+    first = MqttIngest(db, host=mosquitto[0], port=mosquitto[1], topics=(f"owntracks/{user}/#",), client_id=cid)
+
+    def database_down(batch):
+        raise RuntimeError("database unreachable")
+
+    first.handle = database_down
+    first.start()
+    pub = _publisher(mosquitto)
+    try:
+        for i in range(3):
+            _send(pub, dev["topic"], _location(i))
+        import time
+
+        time.sleep(1.0)  # delivered to the first ingest, which cannot commit them
+        first.stop()  # "crashes" with the batch uncommitted: nothing acknowledged
+        assert positions(db, world.ids["driver_id1"]) == []
+        second = MqttIngest(db, host=mosquitto[0], port=mosquitto[1], topics=(f"owntracks/{user}/#",),
+                            client_id=cid)
+        second.start()
+        try:
+            assert second.wait_handled(3, timeout=10)
+        finally:
+            second.stop()
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+    assert len(positions(db, world.ids["driver_id1"])) == 3
+
+
+def test_a_burst_beyond_the_brokers_queue_is_stored_whole_by_two_shared_ingests(
+        db, client, world, clock, mosquitto):
+    """3,000 messages published at once (Mosquitto queues 1,000 per client by default):
+    two ingest processes in one shared-subscription group store every one, once."""
+    from lastmile.tracking.mqtt import MqttIngest
+
+    user = f"u{uuid.uuid4().hex[:10]}"
+    devs = [make_device(client, world.headers["dispatcher"], world.ids[k], kind="owntracks", owntracks_user=user,
+                        owntracks_device=f"p{n}") for n, k in enumerate(("driver_id1", "driver_id2"))]
+    group = f"g{uuid.uuid4().hex[:8]}"
+    ingests = [MqttIngest(db, host=mosquitto[0], port=mosquitto[1], topics=(f"owntracks/{user}/#",), share=group,
+                          limit_store=None) for _ in range(2)]
+    for ing in ingests:
+        ing.limiter.limit = 10**9  # the flood limit is not what this test is about
+        ing.start()
+    import paho.mqtt.client as mqtt
+
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"phone-{uuid.uuid4().hex[:8]}")
+    pub.max_inflight_messages_set(1000)
+    pub.connect(*mosquitto)
+    pub.loop_start()
+    n = 1500
+    try:
+        infos = [pub.publish(d["topic"], json.dumps(_location(i)).encode(), qos=1) for i in range(n) for d in devs]
+        for info in infos:
+            info.wait_for_publish(30)
+        import time
+
+        deadline = time.monotonic() + 60
+        while sum(i.handled for i in ingests) < 2 * n and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        for ing in ingests:
+            ing.stop()
+    assert sum(i.handled for i in ingests) == 2 * n
+    assert all(i.handled > 0 for i in ingests)  # the broker shared the work
+    assert len(positions(db, world.ids["driver_id1"])) == n and len(positions(db, world.ids["driver_id2"])) == n

@@ -11,11 +11,21 @@ topics it does not know (``unknown_topic``), topics of the wrong shape
 floods from one device (``rate_limited``). Other OwnTracks subtopics of a known
 device (``/event``, ``/info``, ...) and non-location messages (``lwt``) are ignored.
 
+**Delivery: at least once, with backpressure.** The subscription is QoS 1 over MQTT
+5; a message is acknowledged (PUBACK) only after the transaction that stored it has
+committed, so a crash loses nothing -- the broker redelivers what was not
+acknowledged (a named client keeps its session, ``--client-id``; a redelivered fix
+is then refused as a ``duplicate``). The client announces a receive window of
+``inflight`` messages (MQTT 5 Receive Maximum), so the broker keeps streaming while
+a batch is in the database, and holds the rest in the session's queue -- instead of
+this process dropping messages it has no room for.
+
 Messages are taken from paho's network thread into a queue and handled in batches
-(one transaction for up to ``batch_max`` messages), so throughput does not depend on
-one commit per message. They are acknowledged to the broker when received (QoS 1):
-a crash of this process loses at most the batch in hand, which the phone does not
-resend -- the next fix follows seconds later.
+(one transaction for all that waited, up to ``batch_max``), so throughput does not
+depend on one commit per message. **Several ingest processes** share the load with
+an MQTT 5 shared subscription (``--share GROUP``: the broker hands each message to
+one member of the group); with Redis configured they count floods in the shared
+store so the per-device limit holds across them.
 """
 
 from __future__ import annotations
@@ -70,14 +80,20 @@ class MemoryStore:
 class Message:
     topic: str
     payload: bytes
+    mid: int = 0
+    qos: int = 0
 
 
 class MqttIngest:
     def __init__(self, db: Any, *, host: str = "127.0.0.1", port: int = 1883, topics: tuple[str, ...] = ("owntracks/#",),
                  username: str | None = None, password: str | None = None, client_id: str = "",
                  cfg: TrackingSettings | None = None, limit_store: Store | None = None,
-                 batch_max: int = 500, tls: bool = False) -> None:
-        self.db, self.host, self.port, self.topics = db, host, port, topics
+                 batch_max: int = 2000, tls: bool = False, inflight: int = 20_000, share: str | None = None,
+                 session_expiry_s: int = 3600) -> None:
+        self.db, self.host, self.port = db, host, port
+        # a shared subscription ($share/<group>/<filter>): the broker splits the messages
+        # among the group's members (several ingest processes)
+        self.topics = tuple(f"$share/{share}/{t}" for t in topics) if share else topics
         self.cfg = cfg or get_tracking_settings()
         self.batch_max = batch_max
         self.counters = counters_for(db)
@@ -85,7 +101,11 @@ class MqttIngest:
         # a shared store (Redis) is for several ingests sharing one subscription
         self.limiter = RequestLimiter(limit_store or MemoryStore(), self.cfg.device_requests_per_window,
                                       self.cfg.device_window_s, 0 if limit_store is None else 5.0)
-        self.queue: queue.Queue[Message] = queue.Queue(maxsize=100_000)
+        # holds at most the broker's in-flight window: the broker sends no more than
+        # ``inflight`` unacknowledged messages, so nothing needs to be dropped here
+        self.queue: queue.Queue[Message] = queue.Queue()
+        self.inflight = max(1, min(int(inflight), 65_535))
+        self.session_expiry_s = session_expiry_s if client_id else 0
         self.handled = 0  # messages taken off the queue and decided (stored, rejected or ignored)
         self.stored = 0
         self._handled_cond = threading.Condition()
@@ -95,8 +115,9 @@ class MqttIngest:
 
         import paho.mqtt.client as mqtt
 
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=not client_id)  # a named client keeps its session
+        # MQTT 5, acknowledging by hand once the batch is committed
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                                  manual_ack=True)
         if username:
             self.client.username_pw_set(username, password)
         if tls:
@@ -113,14 +134,24 @@ class MqttIngest:
         client.subscribe([(t, 1) for t in self.topics])
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        try:
-            self.queue.put_nowait(Message(msg.topic, msg.payload))
-        except queue.Full:  # the database cannot keep up: shed load, visibly
-            self.counters.add(None, "owntracks", "overloaded")
+        self.queue.put(Message(msg.topic, msg.payload, msg.mid, msg.qos))
+
+    def _ack(self, batch: list[Message]) -> None:
+        for m in batch:  # in the order received, as MQTT wants
+            if m.qos > 0:
+                self.client.ack(m.mid, m.qos)
 
     # -- lifecycle --
     def start(self, timeout: float = 10.0) -> None:
-        self.client.connect(self.host, self.port, keepalive=30)
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = self.inflight  # how many unacknowledged messages the broker may send us
+        if self.session_expiry_s:
+            props.SessionExpiryInterval = self.session_expiry_s  # a named client's session outlives a restart
+        self.client.connect(self.host, self.port, keepalive=30, clean_start=not self.session_expiry_s,
+                            properties=props)
         self.client.loop_start()
         self._worker = threading.Thread(target=self._work, name="mqtt-ingest", daemon=True)
         self._worker.start()
@@ -129,10 +160,10 @@ class MqttIngest:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._worker is not None:  # the batch in hand is committed and acknowledged first
+            self._worker.join(10)
         self.client.disconnect()
         self.client.loop_stop()
-        if self._worker is not None:
-            self._worker.join(10)
         self.counters.flush()
 
     def wait_handled(self, n: int, timeout: float = 10.0) -> bool:
@@ -148,7 +179,7 @@ class MqttIngest:
 
     # -- the batch loop (worker thread) --
     def _work(self) -> None:
-        while not self._stop.is_set() or not self.queue.empty():
+        while not self._stop.is_set():  # at shutdown what waits stays unacknowledged: redelivered
             try:
                 first = self.queue.get(timeout=0.2)
             except queue.Empty:
@@ -159,21 +190,24 @@ class MqttIngest:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            self._handle_with_retry(batch)
+            if self._handle_with_retry(batch):
+                self._ack(batch)
             with self._handled_cond:
                 self.handled += len(batch)
                 self._handled_cond.notify_all()
 
-    def _handle_with_retry(self, batch: list[Message]) -> None:
+    def _handle_with_retry(self, batch: list[Message]) -> bool:
+        """True once the batch is committed; False at shutdown (not acknowledged: the
+        broker redelivers it to the next session)."""
         delay = 0.5
         while True:
             try:
                 self.handle(batch)
-                return
+                return True
             except Exception:
                 if self._stop.is_set():
-                    log.exception("dropping %d MQTT messages at shutdown", len(batch))
-                    return
+                    log.exception("leaving %d MQTT messages unacknowledged at shutdown", len(batch))
+                    return False
                 log.exception("MQTT batch of %d failed; retrying in %.1fs", len(batch), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
