@@ -231,16 +231,31 @@ def _print_summary(result, problem) -> None:
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the plan")] = Path("out/demo"),
-    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1)] = 15.0,
+    headless: Annotated[bool, typer.Option("--headless", help="no server: run the day at full speed and print "
+                                                              "its outcome")] = False,
+    hours: Annotated[float, typer.Option(min=0.5, max=24, help="simulated hours, from 20 min before the first "
+                                                                 "shift (12.5 covers every shift)")] = 12.5,
+    speed: Annotated[float, typer.Option(min=1, max=3600, help="how much faster than real time the live day runs")] = 30.0,
+    orders: Annotated[int, typer.Option(min=1, max=5000, help="orders of the day (about 5 % arrive during it)")] = 300,
+    drivers: Annotated[int, typer.Option(min=1, max=18, help="drivers on shift")] = 15,
+    seed: Annotated[int, typer.Option(min=0, help="which simulated day")] = 1,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.5, max=600, help="seconds to optimize")] = 15.0,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="the server's port")] = 8000,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="the demo's database and files (wiped and "
+                                                              "re-created on every run)")] = Path("out/demo"),
+    mqtt: Annotated[Optional[str], typer.Option(help="HOST:PORT of an MQTT broker: some drivers report by OwnTracks "
+                                                     "(with `lastmile ingest-mqtt`)")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="headless: also write the outcome as JSON")] = None,
 ) -> None:
-    """Plan the bundled Laredo example day (150 stops, 2 depots, 8 vehicles).
+    """A living Laredo day on the real system: seed, optimize, publish, then simulated
+    drivers drive it through the ingest and driver APIs while you watch the console.
 
-    The living demo (server, console, driver app, simulated day) grows on top of this."""
-    if not (EXAMPLE_DAY / "stops.csv").exists():
-        _fail(f"the example day is missing ({EXAMPLE_DAY}); run python examples/make_laredo_day.py")
-    plan(EXAMPLE_DAY, None, None, out, OutFormat.lastmile, time_limit, None, 1, Backend.auto, "laredo",
-         "2026-11-25", 1.0, "cost")
+    The bundled CSV example is planned with `lastmile plan examples/laredo-day`."""
+    from .demo.run import Options, main
+
+    opts = Options(data_dir=data_dir, seed=seed, orders=orders, drivers=drivers, hours=hours, speed=speed,
+                   time_limit=time_limit, port=port, mqtt=mqtt)
+    raise typer.Exit(main(opts, headless_run=headless, json_out=json_out, console=console))
 
 
 def _register_optional() -> None:
