@@ -27,6 +27,7 @@ from ..kit.schema import Id
 from ..kit.time import as_utc
 from ..kit.web import get_session
 from . import pipeline, service, stats
+from .batcher import IngestBatcher
 from .config import TrackingSettings, get_tracking_settings
 from .decoders import Fix, Malformed, decode_osmand, decode_owntracks, osmand_device_id
 from .models import Device
@@ -93,14 +94,18 @@ async def _body(request: Request, source: str) -> bytes:
     return b"".join(chunks)
 
 
+def _batcher(request: Request) -> IngestBatcher:
+    state = request.app.state
+    b: IngestBatcher | None = getattr(state, "ingest_batcher", None)
+    if b is None:
+        b = state.ingest_batcher = IngestBatcher(state.db, _counters(request))
+    return b
+
+
 def _run(request: Request, items: list[tuple[pipeline.Sender, Fix]]) -> pipeline.Outcome:
-    """One transaction for the batch; broadcasts follow its commit."""
-    db = request.app.state.db
-    with db.session() as session:
-        out = pipeline.ingest(session, items, cfg=tracking_settings(request))
-        session.commit()
-    _counters(request).add_many(out.counts)
-    return out
+    """Through the process's group commit (one transaction with whatever other
+    requests are waiting); answers after the commit, broadcasts follow it."""
+    return _batcher(request).run(items, tracking_settings(request))
 
 
 def _answer(out: pipeline.Outcome) -> dict[str, Any]:
