@@ -427,6 +427,7 @@ def test_a_shift_with_a_break_a_delay_a_pickup_and_the_scan_in(phone, live, jpeg
     sign_in(page, seeded["email"])
     page.locator("[data-act=start-shift]").tap()
     page.locator("[data-act=break]").tap()
+    page.locator("input[name=break_minutes]").fill("10")
     page.locator("[data-act=break-start][data-planned='0']").tap()
     page.locator("[data-act=end-break]").tap()
     page.locator("[data-act=delay]").tap()
@@ -461,6 +462,13 @@ def test_a_shift_with_a_break_a_delay_a_pickup_and_the_scan_in(phone, live, jpeg
     got = _actions(live, seeded["route_id"])
     assert [t for t, _ in got] == ["start_shift", "break_start", "break_end", "delay", "deliver", "pickup",
                                    "end_shift"], got
+    from sqlalchemy import select
+
+    from lastmile.pod.models import DriverBreak
+
+    with live.db.session() as s:  # the unplanned break, as a break of its own (not a note)
+        (brk,) = s.scalars(select(DriverBreak).where(DriverBreak.route_id == seeded["route_id"])).all()
+        assert brk.planned is False and brk.expected_s == 600 and brk.ended_at is not None
     api = admin_api(live)
     route = api.get(f"/routes/{seeded['route_id']}").json()
     assert route["status"] == "finished"
@@ -627,3 +635,149 @@ def test_the_map_loads_tiles_from_the_configured_url(phone, live, blocked):
         live.settings.map_tile_url = ""
         live.settings.map_tile_attribution = ""
     assert tiles and blocked == []
+
+
+def add_route(live, seeded: dict, stops, hours_later: int = 5) -> dict:
+    """A second published route of the same day for ``seeded``'s driver (same plan)."""
+    from lastmile.dispatch.models import Route, RouteStop
+    from lastmile.orders.models import Order
+
+    with live.db.session() as s:
+        first = s.get(Route, seeded["route_id"])
+        depart = first.depart_at + timedelta(hours=hours_later)
+        route = Route(plan_id=first.plan_id, organization_id=first.organization_id, vehicle_id=first.vehicle_id,
+                      driver_id=first.driver_id, depot_id=first.depot_id, depart_at=depart,
+                      arrive_at=depart + timedelta(hours=2), distance_m=10_000, duration_s=2 * 3600, published=True)
+        s.add(route)
+        s.flush()
+        day = s.get(Order, seeded["orders"][0]).date
+        out = {"route_id": route.id, "stops": [], "orders": [], "codes": []}
+        for i, (lat, lon, name, cod) in enumerate(stops, start=1):
+            code = f"AFT{route.id[-6:]}{i}"
+            order = Order(organization_id=first.organization_id, depot_id=first.depot_id, date=day, status="assigned",
+                          lat=lat, lon=lon, address=f"{20 * i} Av. Guerrero, Laredo, TX", contact_name=name,
+                          contact_phone="+1 956 555 02%02d" % i, demand_parcels=1, cod_amount=cod[0] if cod else 0,
+                          cod_currency=cod[1] if cod else None, reference=f"PM-{i}",
+                          items=[{"sku": "X", "barcode": code, "quantity": 1}])
+            s.add(order)
+            s.flush()
+            at = depart + timedelta(minutes=15 * i)
+            stop = RouteStop(route_id=route.id, order_id=order.id, seq=i, arrival_at=at, start_at=at,
+                             end_at=at + timedelta(minutes=5))
+            s.add(stop)
+            s.flush()
+            out["stops"].append(stop.id)
+            out["orders"].append(order.id)
+            out["codes"].append([code])
+        s.commit()
+    return out
+
+
+def test_every_route_of_the_day_can_be_picked(phone, live, jpeg, page_errors, screenshot):
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    seeded = seed_route(live, stops=STOPS[:3])
+    second = add_route(live, seeded, [STOPS[3], STOPS[4]])
+    page = phone
+    sign_in(page, seeded["email"])
+    picker = page.locator("nav.routes .route-pick")
+    assert picker.count() == 2 and "2 rutas hoy" in page.locator("nav.routes").inner_text()
+    assert picker.nth(0).get_attribute("aria-pressed") == "true"
+    assert page.locator("button.stop").count() == 3
+    fits(page)
+    screenshot(page, "driver-two-routes-es")
+    picker.nth(1).tap()
+    page.wait_for_function("() => document.querySelectorAll('button.stop').length === 2")
+    assert page.locator(f"button.stop[data-id='{second['stops'][0]}']").count() == 1
+    assert "Salinas" in page.locator("ol.stops").inner_text()
+    # work on the afternoon route: its actions name it
+    page.locator("[data-act=start-shift]").tap()
+    deliver(page, 0, {**second, "stops": second["stops"]}, jpeg, recipient="Roberto")
+    page.wait_for_function("() => document.querySelector('#outbox').hidden", timeout=30_000)
+    assert [t for t, _ in _actions(live, second["route_id"])] == ["start_shift", "deliver"]
+    assert _actions(live, seeded["route_id"]) == []
+    # the choice survives a reload; the morning route is one tap away
+    page.reload()
+    page.locator("ol.stops").wait_for(timeout=15_000)
+    assert page.locator("nav.routes .route-pick.on").inner_text().startswith("Ruta 2")
+    page.locator("#lang").tap()
+    assert "2 routes today" in page.locator("nav.routes").inner_text()
+    screenshot(page, "driver-two-routes-en")
+    page.locator("nav.routes .route-pick").nth(0).tap()
+    page.wait_for_function("() => document.querySelectorAll('button.stop').length === 3")
+    fits(page)
+    assert page_errors == []
+
+
+def _sign_out(page) -> None:
+    page.once("dialog", lambda d: d.accept())
+    page.locator("[data-act=logout]").first.tap()
+    page.locator("form[data-form=login]").wait_for(timeout=15_000)
+
+
+def test_the_queue_belongs_to_the_driver_who_made_it(phone, live, jpeg, page_errors, screenshot):
+    """Driver A works offline and signs out with an action queued; driver B signs in on
+    the same phone: B neither sends nor loses A's action; A signs in again and it goes."""
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    a = seed_route(live, stops=STOPS[1:3])
+    b = seed_route(live, stops=STOPS[3:5])
+    page = phone
+    sign_in(page, a["email"])
+    page.context.set_offline(True)
+    deliver(page, 0, a, jpeg)
+    assert waiting(page) == 1
+    _sign_out(page)
+    note = page.locator(".others-waiting")
+    assert "1 acciones de otro conductor" in note.inner_text()
+    page.context.set_offline(False)
+    sign_in(page, b["email"])
+    page.wait_for_timeout(1500)  # B's session is up and its (empty) queue has been flushed
+    assert waiting(page) == 0 and page.locator(".tag-q").count() == 0
+    assert page.locator(f"button.stop[data-id='{a['stops'][0]}']").count() == 0  # B sees B's route only
+    api = admin_api(live)
+    assert api.get(f"/orders/{a['orders'][0]}").json()["status"] == "assigned"  # not sent as B
+    assert _actions(live, a["route_id"]) == [] and _actions(live, b["route_id"]) == []
+    assert page.evaluate("window.lastmileDriver.store.all('outbox').then((r) => r.length)") == 1  # kept
+    assert page.evaluate("window.lastmileDriver.store.all('rejected').then((r) => r.length)") == 0
+    _sign_out(page)
+    sign_in(page, a["email"])
+    page.wait_for_function("() => document.querySelector('#outbox').hidden", timeout=30_000)
+    assert api.get(f"/orders/{a['orders'][0]}").json()["status"] == "delivered"
+    assert _actions(live, a["route_id"]) == [("deliver", a["stops"][0])]
+    assert page.evaluate("window.lastmileDriver.store.all('outbox').then((r) => r.length)") == 0
+    assert page_errors == []
+
+
+def test_a_new_version_is_offered_with_a_reload_button(phone, live, page_errors, screenshot, monkeypatch):
+    from lastmile.web import driver as driver_pages
+
+    seeded = seed_route(live, stops=STOPS[:1])
+    page = phone
+    sign_in(page, seeded["email"])
+    page.wait_for_function("() => !!navigator.serviceWorker.controller", timeout=15_000)
+    old = driver_pages.release()
+    banner = page.locator("#update")
+    page.wait_for_timeout(300)
+    assert banner.is_hidden()
+    page.evaluate("window.lastmileDriver.checkForUpdate()")  # nothing new: no prompt
+    page.wait_for_timeout(1000)
+    assert banner.is_hidden()
+    monkeypatch.setattr(driver_pages, "release", lambda: "feedfacecafe")  # a new release on the server
+    page.evaluate("window.lastmileDriver.checkForUpdate()")
+    banner.wait_for(state="visible", timeout=20_000)
+    assert "Hay una versión nueva de la app." in banner.inner_text()
+    assert banner.locator("button").inner_text() == "Recargar"
+    fits(page)
+    screenshot(page, "driver-update-es")
+    page.locator("#lang").tap()
+    assert "A new version of the app is available." in banner.inner_text()
+    assert banner.locator("button").inner_text() == "Reload"
+    screenshot(page, "driver-update-en")
+    with page.expect_navigation(timeout=20_000):
+        banner.locator("button").tap()
+    page.locator("ol.stops").wait_for(timeout=15_000)
+    caches = page.evaluate("caches.keys()")
+    assert "lastmile-driver-feedfacecafe" in caches and f"lastmile-driver-{old}" not in caches
+    assert page.locator("#update").is_hidden()
+    assert page_errors == []

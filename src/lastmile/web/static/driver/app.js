@@ -19,7 +19,9 @@ const S = {
   position: null,
   pending: [],
   rejected: [],
-  onBreak: null,
+  routeId: null,  // the route of the day the driver picked (several routes: a picker on the list)
+  othersWaiting: 0,
+  update: null,  // a new version of the app is installed and waiting: {worker}
   picked: {},
   messages: {},
   scannerStop: null,
@@ -37,9 +39,19 @@ function toast(text, ms = 3500) {
   toast.timer = setTimeout(() => { el.hidden = true; }, ms);
 }
 
+function routes() {
+  return (S.today && S.today.routes) || [];
+}
+
+/** The route on screen: the one the driver picked, else the first not finished. */
 function route() {
-  const routes = (S.today && S.today.routes) || [];
-  return routes.find((r) => r.status !== "finished") || routes[routes.length - 1] || null;
+  const all = routes();
+  return all.find((r) => r.id === S.routeId) || all.find((r) => r.status !== "finished") || all[all.length - 1] || null;
+}
+
+async function pickRoute(id) {
+  S.routeId = id;
+  if (S.me) await store.setKV(`route:${S.me.id}`, id);
 }
 
 const FINAL = ["done", "failed", "skipped"];
@@ -49,10 +61,12 @@ const LOCAL_STATUS = { deliver: "done", fail: "failed", pickup: "done", arrive: 
 function view() {
   const r = route();
   if (!r) return null;
-  const out = { ...r, stops: r.stops.map((s) => ({ ...s, queued: false })) };
+  const out = { ...r, stops: r.stops.map((s) => ({ ...s, queued: false })), on_break: r.on_break || null };
   for (const e of S.pending) {
     const a = e.action;
     if (a.route_id !== r.id) continue;
+    if (a.type === "break_start") out.on_break = { planned: a.data.planned !== false, started_at: a.device_time, queued: true };
+    if (a.type === "break_end") out.on_break = null;
     if (a.type === "start_shift" && out.status === "planned") out.status = "started";
     if (a.type === "end_shift") out.status = "finished";
     if (["deliver", "fail", "pickup"].includes(a.type) && out.status === "planned") out.status = "started";
@@ -83,7 +97,8 @@ async function queue(type, stop, data = {}, files = []) {
 
 async function refreshPending() {
   S.pending = await sync.pending();
-  S.rejected = await store.all("rejected");
+  S.rejected = await sync.rejectedList();
+  S.othersWaiting = await sync.othersWaiting();
   renderOutbox();
 }
 
@@ -100,6 +115,10 @@ function renderOutbox() {
   net.textContent = navigator.onLine ? t("online") : t("offline");
   net.className = `net ${navigator.onLine ? "net-on" : "net-off"}`;
   document.getElementById("lang").textContent = t("switch_to");
+  const upd = document.getElementById("update");
+  upd.hidden = !S.update;
+  upd.querySelector("span").textContent = t("update_available");
+  upd.querySelector("button").textContent = t("update_reload");
 }
 
 function go(name, extra = {}) {
@@ -241,6 +260,7 @@ function after() {
 function loginScreen() {
   return `<form class="card login" data-form="login">
     <h1>${t("login_title")}</h1>
+    ${S.othersWaiting ? `<p class="note others-waiting">${t("others_waiting", { n: S.othersWaiting })}</p>` : ""}
     <label>${t("email")}<input name="email" type="email" autocomplete="username" required inputmode="email"></label>
     <label>${t("password")}<input name="password" type="password" autocomplete="current-password" required></label>
     <p class="error" id="login-error" hidden></p>
@@ -261,7 +281,9 @@ function etaOf(s) {
 function shiftBar(v) {
   if (v.status === "planned") return `<button class="btn primary big" data-act="start-shift">${t("start_shift")}</button>`;
   if (v.status === "finished") return `<p class="card big-text">${t("shift_over")}</p>`;
-  if (S.onBreak) return `<button class="btn warn big" data-act="end-break">${t("end_break")} · ${t("on_break")}</button>`;
+  if (v.on_break) {
+    return `<button class="btn warn big" data-act="end-break">${t("end_break")} · ${v.on_break.planned ? t("planned_break") : t("unplanned_break")}</button>`;
+  }
   return `<div class="row3">
     <button class="btn" data-act="break">${t("take_break")}</button>
     <button class="btn" data-act="delay">${t("report_delay")}</button>
@@ -288,7 +310,7 @@ function listScreen() {
         </span>
       </span></button></li>`;
   }).join("");
-  return `<section class="head">
+  return `${routePicker(v)}<section class="head">
       <h1>${t("today")}</h1>
       <p class="muted">${left === 1 ? t("stop_left") : t("stops_left", { n: left })}${S.fromCache ? ` · ${t("cached_copy")}` : ""}</p>
       <div class="row2"><button class="btn" data-act="map">${t("map")}</button>
@@ -296,6 +318,19 @@ function listScreen() {
       ${shiftBar(v)}
     </section>
     <ol class="stops">${items}</ol>`;
+}
+
+function routePicker(v) {
+  const all = routes();
+  if (all.length < 2) return "";
+  const items = all.map((r, i) => {
+    const left = r.stops.filter((s) => !FINAL.includes(s.status)).length;
+    const on = r.id === v.id;
+    return `<li><button class="route-pick ${on ? "on" : ""}" data-act="pick-route" data-id="${esc(r.id)}" aria-pressed="${on}">
+      <b>${t("route_n", { n: i + 1 })}</b> ${esc(clock(r.depart_at || (r.stops[0] && r.stops[0].planned && r.stops[0].planned.arrival_at)))}
+      <span class="muted">${left === 1 ? t("stop_left") : t("stops_left", { n: left })} · ${t(`route_${r.status}`)}</span></button></li>`;
+  }).join("");
+  return `<nav class="routes" aria-label="${t("routes_today", { n: all.length })}"><p class="muted">${t("routes_today", { n: all.length })}</p><ol>${items}</ol></nav>`;
 }
 
 function mapScreen() {
@@ -499,9 +534,12 @@ function delayScreen() {
 }
 
 function breakScreen() {
+  const taken = (route().breaks || []).some((b) => b.planned) ||
+    S.pending.some((e) => e.action.route_id === route().id && e.action.type === "break_start" && e.action.data.planned !== false);
   return `<button class="btn ghost back" data-act="list">← ${t("back")}</button>
     <section class="card"><h1>${t("take_break")}</h1>
-    <button class="btn primary big" data-act="break-start" data-planned="1">${t("planned_break")}</button>
+    ${taken ? `<p class="muted">${t("planned_break_taken")}</p>` : `<button class="btn primary big" data-act="break-start" data-planned="1">${t("planned_break")}</button>`}
+    <label>${t("unplanned_minutes")}<input name="break_minutes" type="number" inputmode="numeric" min="1" max="480" placeholder="15"></label>
     <button class="btn big" data-act="break-start" data-planned="0">${t("unplanned_break")}</button></section>`;
 }
 
@@ -577,17 +615,22 @@ function stopScanner() {
 async function onAct(el) {
   const act = el.dataset.act;
   const id = el.dataset.id;
-  const r = route();
   if (act === "open") return go("stop", { stopId: id });
+  if (act === "pick-route") { await pickRoute(id); return go("list"); }
   if (act === "list") return go("list");
   if (act === "map") return go("map");
   if (act === "reload") return loadToday();
   if (act === "logout") {
     if (S.pending.length && !window.confirm(t("logout_pending", { n: S.pending.length }))) return;
-    try { await post("/auth/logout"); } catch { /* offline: the cookie expires by itself */ }
+    // signed out on the phone even when offline: the session is ended on the server at the next start
+    localStorage.setItem(SIGNED_OUT, "1");
+    try { await post("/auth/logout"); localStorage.removeItem(SIGNED_OUT); } catch { /* offline: ended later */ }
     S.me = null;
     S.today = null;
     S.messages = {};
+    S.routeId = null;
+    await sync.setUser(null);
+    await refreshPending();
     await store.setKV("me", null);
     await store.setKV("today", null);  // the next driver on this phone does not see this route
     if (window.caches) await caches.delete("lastmile-driver-data");
@@ -601,15 +644,14 @@ async function onAct(el) {
   if (act === "delay-pick") { app.querySelector("[name=minutes]").value = el.dataset.m; return; }
   if (act === "break-start") {
     const planned = el.dataset.planned === "1";
-    await queue("break_start", null, { note: planned ? "planned break" : "unplanned break" });
-    S.onBreak = { route_id: r.id, since: new Date().toISOString(), planned };
-    await store.setKV("break", S.onBreak);
+    const data = { planned };
+    const minutes = parseInt((app.querySelector("[name=break_minutes]") || {}).value, 10);
+    if (!planned && minutes > 0) data.minutes = minutes;
+    await queue("break_start", null, data);
     return go("list");
   }
   if (act === "end-break") {
     await queue("break_end", null, {});
-    S.onBreak = null;
-    await store.setKV("break", null);
     return render();
   }
   if (act === "arrive") { await queue("arrive", stopById(id)); return render(); }
@@ -659,6 +701,7 @@ async function onSubmit(form) {
     err.hidden = true;
     try {
       await login(form.email.value.trim(), form.password.value);
+      localStorage.removeItem(SIGNED_OUT);
       await whoAmI();
       if (S.me) { startLive(); await loadToday(); go("list"); flushAll(); }
     } catch (e) {
@@ -780,7 +823,24 @@ window.addEventListener("offline", renderOutbox);
 sync.onChange(() => { refreshPending(); });
 
 // ---- start -----------------------------------------------------------------------
+const SIGNED_OUT = "lastmile.driver.signed_out";
+
 async function whoAmI() {
+  if (localStorage.getItem(SIGNED_OUT)) {
+    // the driver signed out while offline: end that session before anyone else is let in
+    try {
+      await post("/auth/logout");
+      localStorage.removeItem(SIGNED_OUT);
+    } catch (e) {
+      if (e instanceof HttpError) localStorage.removeItem(SIGNED_OUT);  // 401: that session is already over
+    }
+    if (localStorage.getItem(SIGNED_OUT)) {  // still offline: stay signed out
+      S.me = null;
+      await sync.setUser(null);
+      await refreshPending();
+      return;
+    }
+  }
   try {
     const me = await get("/auth/me");
     if (me.role !== "driver") {
@@ -794,6 +854,9 @@ async function whoAmI() {
     if (e instanceof Offline) S.me = (await store.getKV("me")) || null;
     else S.me = null;
   }
+  await sync.setUser(S.me ? S.me.id : null);
+  S.routeId = S.me ? (await store.getKV(`route:${S.me.id}`)) || null : null;
+  await refreshPending();
 }
 
 let liveStarted = false;
@@ -805,13 +868,48 @@ function startLive() {
   setInterval(() => { if (S.pending.length) flushAll(); else sync.flushPositions().catch(() => {}); }, 15000);
 }
 
+// ---- a new version of the app -----------------------------------------------------
+// The service worker of a new release installs in the background and waits; the driver is
+// told and chooses when to reload (never in the middle of a delivery form by surprise).
+// Reloading loses nothing: the queue is in IndexedDB.
+function watchForUpdates(reg) {
+  const offer = (worker) => {
+    if (!worker || !navigator.serviceWorker.controller) return;  // the first install is not an update
+    S.update = { worker };
+    renderOutbox();
+  };
+  if (reg.waiting) offer(reg.waiting);
+  reg.addEventListener("updatefound", () => {
+    const worker = reg.installing;
+    if (!worker) return;
+    worker.addEventListener("statechange", () => { if (worker.state === "installed") offer(worker); });
+  });
+  const check = () => reg.update().catch(() => {});
+  setInterval(check, 30 * 60 * 1000);
+  window.addEventListener("online", check);
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") check(); });
+  window.lastmileDriver.checkForUpdate = check;
+}
+
+let reloading = false;
+function applyUpdate() {
+  if (!S.update) return;
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (reloading) return;
+    reloading = true;
+    window.location.reload();
+  });
+  S.update.worker.postMessage({ type: "skip-waiting" });
+}
+
+document.getElementById("update").querySelector("button").addEventListener("click", applyUpdate);
+
 async function boot() {
   setLanguage(language());
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register(`${config.scope}/sw.js`, { scope: config.scope }).catch((e) => console.warn(e));
+    navigator.serviceWorker.register(`${config.scope}/sw.js`, { scope: config.scope })
+      .then(watchForUpdates).catch((e) => console.warn(e));
   }
-  await refreshPending();
-  S.onBreak = (await store.getKV("break")) || null;
   S.picked = (await store.getKV("picked")) || {};
   await whoAmI();
   if (!S.me) return go("login");
@@ -822,4 +920,4 @@ async function boot() {
 }
 
 boot().catch((e) => { console.error(e); app.textContent = String(e); });
-window.lastmileDriver = { state: S, sync, store };
+window.lastmileDriver = { state: S, sync, store, checkForUpdate: () => Promise.resolve() };

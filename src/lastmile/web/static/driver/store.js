@@ -73,7 +73,8 @@ export async function reject(entries) {
   const db = await open();
   const tx = db.transaction(["outbox", "rejected"], "readwrite");
   for (const e of entries) {
-    tx.objectStore("rejected").put({ id: e.id, action: e.action, error: e.error, at: new Date().toISOString() });
+    tx.objectStore("rejected").put({ id: e.id, action: e.action, error: e.error, at: new Date().toISOString(),
+                                     user: e.user || null });
     tx.objectStore("outbox").delete(e.seq);
   }
   await done(tx);

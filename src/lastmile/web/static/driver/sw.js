@@ -11,8 +11,13 @@ self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
     await cache.addAll(SHELL.map((u) => new Request(u, { cache: "reload", credentials: "same-origin" })));
-    await self.skipWaiting();
+    // a first install takes over at once; a new release waits until the driver taps
+    // "reload" (the page posts skip-waiting), so a screen never changes under a thumb
   })());
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "skip-waiting") self.skipWaiting();
 });
 
 self.addEventListener("activate", (event) => {

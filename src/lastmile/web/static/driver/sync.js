@@ -4,6 +4,9 @@
 // idempotent by id). "applied" and "duplicate" leave the queue; "rejected" moves to the
 // rejected store with the server's reason (shown to the driver, never silently dropped).
 // Positions have their own queue: old ones are dropped, they never block actions.
+// Every entry belongs to the user who made it (setUser): only that user's entries are shown
+// and replayed, so a second driver signing in on the same phone neither sends nor loses the
+// first one's queue; it is still there when the first driver signs in again.
 import { HttpError, Offline, post } from "./api.js";
 import * as store from "./store.js";
 
@@ -14,7 +17,23 @@ const listeners = new Set();
 let running = null;
 let positionsRunning = null;
 let positionsEndpoint = true;
-export const state = { authNeeded: false, lastError: null };
+export const state = { authNeeded: false, lastError: null, user: null };
+
+/** Whose queue this is: the signed-in user's id (null: nobody, nothing is replayed). */
+export async function setUser(id) {
+  state.user = id || null;
+  state.authNeeded = false;
+  if (!state.user) return;
+  // entries queued before queues had an owner were made by the last user signed in here
+  const owner = (await store.getKV("queue_owner")) || state.user;
+  for (const e of (await store.all("outbox")).filter((x) => !x.user)) await store.put("outbox", { ...e, user: owner });
+  await store.setKV("queue_owner", state.user);
+  // positions are only worth sending as their own driver: another user's are dropped
+  const others = (await store.all("positions")).filter((r) => r.user !== state.user).map((r) => r.seq);
+  if (others.length) await store.remove("positions", others);
+}
+
+const mine = (e) => state.user !== null && e.user === state.user;
 
 export function onChange(fn) {
   listeners.add(fn);
@@ -51,18 +70,28 @@ export async function enqueue(type, { routeId, stopId = null, data = {}, files =
   const action = { id: uuid(), type, route_id: routeId, device_time: new Date().toISOString(), data };
   if (stopId) action.stop_id = stopId;
   if (position) action.position = position;
-  await store.add("outbox", { id: action.id, action, files, created_at: action.device_time });
+  if (!state.user) throw new Error("not signed in");
+  await store.add("outbox", { id: action.id, action, files, created_at: action.device_time, user: state.user });
   changed({ queued: action });
   flush().catch(() => {});
   return action;
 }
 
 export async function pending() {
-  return (await store.all("outbox")).sort((a, b) => a.seq - b.seq);
+  return (await store.all("outbox")).filter(mine).sort((a, b) => a.seq - b.seq);
+}
+
+export async function rejectedList() {
+  return (await store.all("rejected")).filter((e) => !e.user || mine(e));
+}
+
+/** Entries kept on this phone for other users (never sent under this user's session). */
+export async function othersWaiting() {
+  return (await store.all("outbox")).filter((e) => e.user && e.user !== state.user).length;
 }
 
 export async function counts() {
-  return { waiting: await store.count("outbox"), rejected: await store.count("rejected") };
+  return { waiting: (await pending()).length, rejected: (await rejectedList()).length };
 }
 
 export function flush() {
@@ -165,7 +194,8 @@ async function replay() {
 // ---- positions -------------------------------------------------------------------
 
 export async function queuePosition(p) {
-  await store.add("positions", p);
+  if (!state.user) return;
+  await store.add("positions", { ...p, user: state.user });
   const n = await store.count("positions");
   if (n > POSITION_MAX_QUEUED) {
     const rows = await store.all("positions");
@@ -182,13 +212,14 @@ async function sendPositions() {
   if (!positionsEndpoint) return;
   const now = Date.now();
   let rows = await store.all("positions");
-  const old = rows.filter((r) => now - Date.parse(r.at) > POSITION_MAX_AGE_MS).map((r) => r.seq);
+  const old = rows.filter((r) => now - Date.parse(r.at) > POSITION_MAX_AGE_MS || r.user !== state.user)
+    .map((r) => r.seq);
   if (old.length) await store.remove("positions", old);
   rows = rows.filter((r) => !old.includes(r.seq));
   while (rows.length) {
     const batch = rows.slice(0, 100);
     rows = rows.slice(100);
-    const positions = batch.map(({ seq, ...p }) => p);
+    const positions = batch.map(({ seq, user, ...p }) => p);
     try {
       await post("/tracking/positions", { positions });
     } catch (e) {
