@@ -14,7 +14,15 @@ serves the real app under uvicorn on a free port, signs a dispatcher in and meas
   published on the organization's topic (as the tracking pipeline does), timed from
   the first publish until the page has drawn the last one -- on the full day and on
   the empty-day baseline; and the same burst handed to the page's message handler
-  directly (rendering alone, no network).
+  directly (rendering alone, no network);
+* stop updates: 500 stop status changes (a stop arrived, one done: what drivers'
+  phones send) handed to the page's handler, until the route list and the map show
+  the last one;
+* the size of ``GET /console/day``: JSON, and gzipped as sent to a browser.
+
+Run on a quiet machine for figures to compare (the script prints the load average):
+
+    .venv/bin/python bench/console.py
 
 Medians of ``--runs``. The last line is the key figure.
 """
@@ -172,6 +180,21 @@ def render_only(page, drivers: list[tuple[str, str]], n: int) -> float:
     }""", msgs)
 
 
+def stop_updates(page, n: int = 500) -> float:
+    """n stop status changes into the page's handler: ms until the last is in the list."""
+    return page.evaluate("""async (n) => {
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+            window.__console.touchStop(i * 7, { type: "stop", stop_status: i % 2 ? "done" : "arrived",
+                                                at: new Date().toISOString() });
+        }
+        // the route list redraws what changed (debounced) and the map restyles
+        await new Promise((r) => { const tick = () => (window.__console.flushedAfter(t0) ? r() : setTimeout(tick, 5)); tick(); });
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        return performance.now() - t0;
+    }""", n)
+
+
 def click_route(page) -> float:
     return page.evaluate("""async () => {
         const head = document.querySelectorAll('.route-head')[3];
@@ -228,8 +251,11 @@ def main() -> None:
             day_ms = (time.perf_counter() - t0) * 1000
             assert day_json.ok
             size_kb = len(day_json.body()) / 1024
+            import gzip
+
+            gz_kb = len(gzip.compress(day_json.body(), compresslevel=1)) / 1024  # what the endpoint sends
             res: dict[str, list[float]] = {k: [] for k in ("empty", "full", "fetch", "click", "burst_empty",
-                                                            "burst_full", "render")}
+                                                            "burst_full", "render", "stops")}
             for _ in range(args.runs):
                 res["empty"].append(load(page, EMPTY_DAY))
                 res["burst_empty"].append(burst(page, world["org"], world["drivers"], args.positions))
@@ -242,6 +268,7 @@ def main() -> None:
                 res["click"].append(click_route(page))
                 res["burst_full"].append(burst(page, world["org"], world["drivers"], args.positions))
                 res["render"].append(render_only(page, world["drivers"], args.positions))
+                res["stops"].append(stop_updates(page))
             drawn = page.evaluate("document.querySelectorAll('.driver-icon').length")
             browser.close()
         server.should_exit = True
@@ -250,7 +277,8 @@ def main() -> None:
         if errors:
             print("page errors:", errors[:5])
         med = {k: statistics.median(v) for k, v in res.items()}
-        print(f"GET /console/day ({args.routes * args.stops} stops): {day_ms:.0f} ms, {size_kb:.0f} KiB")
+        print(f"GET /console/day ({args.routes * args.stops} stops): {day_ms:.0f} ms, {size_kb:.0f} KiB JSON, "
+              f"{gz_kb:.0f} KiB gzipped")
         print(f"page load to interactive: empty day {med['empty']:.0f} ms, {args.routes}x{args.stops} day "
               f"{med['full']:.0f} ms (runs: {', '.join(f'{x:.0f}' for x in res['full'])}), of which the page's "
               f"GET /console/day {med['fetch']:.0f} ms")
@@ -258,10 +286,13 @@ def main() -> None:
         print(f"{args.positions} position messages over SSE, first publish to last drawn: empty day "
               f"{med['burst_empty']:.0f} ms, full day {med['burst_full']:.0f} ms; {drawn} driver markers")
         print(f"rendering alone ({args.positions} messages into the page's handler): {med['render']:.0f} ms")
+        print(f"500 stop status changes into the page's handler until the list and map show them: "
+              f"{med['stops']:.0f} ms")
         print(f"key: {args.routes} routes x {args.stops} stops -- load to interactive {med['full']:.0f} ms "
               f"(empty-day baseline {med['empty']:.0f} ms, +{med['full'] - med['empty']:.0f} ms); "
               f"{args.positions} SSE position updates drawn in {med['burst_full']:.0f} ms "
               f"(baseline {med['burst_empty']:.0f} ms), rendering alone {med['render']:.0f} ms; "
+              f"500 stop updates {med['stops']:.0f} ms; day {size_kb:.0f} KiB ({gz_kb:.0f} KiB gzipped); "
               f"1-min load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

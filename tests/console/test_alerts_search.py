@@ -183,6 +183,20 @@ def test_console_day_lists_routes_with_stop_positions(client, world, published_d
     assert client.get("/console/day", headers=world.headers["driver"]).status_code == 403
 
 
+def test_console_day_is_gzipped_when_big_and_accepted(client, world, published_day, monkeypatch):
+    from lastmile.web import console
+
+    d = world.headers["dispatcher"]
+    plain = client.get("/console/day", headers={**d, "accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers  # small: sent as is
+    monkeypatch.setattr(console, "GZIP_OVER", 100)
+    zipped = client.get("/console/day", headers={**d, "accept-encoding": "gzip, deflate"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "accept-encoding"
+    assert zipped.json() == plain.json()  # the client unzipped it
+    assert int(zipped.headers["content-length"]) < len(plain.content)
+    assert "content-encoding" not in client.get("/console/day", headers={**d, "accept-encoding": "identity"}).headers
+
+
 def test_console_page_login_screen_shell_and_wrong_role(client, world):
     r = client.get("/console")
     assert r.status_code == 200 and 'id="login-form"' in r.text and r.headers["cache-control"] == "no-store"

@@ -9,6 +9,7 @@ console shows comes from staff-only API endpoints.
 
 from __future__ import annotations
 
+import gzip
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -107,11 +108,8 @@ def _breaks(session: Any, routes: list[Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+GZIP_OVER = 32_000  # bytes of JSON past which /console/day is gzipped for a client that accepts it
 STOP_CODES = ("planned", "en_route", "arrived", "done", "failed", "skipped")
-
-
-def _secs(dt: Any, t0: float) -> int | None:
-    return None if dt is None else int(dt.timestamp() - t0)
 
 
 def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None = None) -> dict[str, Any]:
@@ -129,7 +127,7 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
     details) the console asks ``GET /orders/{id}`` for."""
     from datetime import UTC, datetime, time
 
-    from sqlalchemy import Text, select, type_coerce
+    from sqlalchemy import Integer, Text, cast, extract, select, type_coerce
 
     from ..depots.models import Depot
     from ..dispatch.models import Plan, Route, RouteStop
@@ -162,11 +160,14 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
             windows_cache[key] = got
         return got
 
+    def secs(col: Any) -> Any:  # seconds from t0, worked out by the database (25,000 datetimes less to build)
+        return cast(extract("epoch", col) - int(t0), Integer)
+
     if routes:
         rows = session.execute(
             select(RouteStop.id, RouteStop.route_id, RouteStop.seq, RouteStop.status, RouteStop.locked,
-                   RouteStop.arrival_at, RouteStop.end_at, RouteStop.eta_at, RouteStop.arrived_at,
-                   RouteStop.completed_at, Order.id, Order.reference, Order.lat, Order.lon, Order.contact_name,
+                   secs(RouteStop.arrival_at), secs(RouteStop.end_at), secs(RouteStop.eta_at),
+                   secs(RouteStop.arrived_at), secs(RouteStop.completed_at), Order.id, Order.reference, Order.lat, Order.lon, Order.contact_name,
                    type_coerce(Order.windows, Text), Order.priority)
             .join(Order, Order.id == RouteStop.order_id)
             .where(RouteStop.route_id.in_(list(by_route)), RouteStop.status != "skipped")
@@ -185,11 +186,11 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
             c["name"].append(name)
             c["prio"].append(prio)
             c["lock"].append(1 if locked else 0)
-            c["arr"].append(_secs(arr, t0))
-            c["end"].append(_secs(end, t0))
-            c["eta"].append(_secs(eta, t0))
-            c["in"].append(_secs(arrived, t0))
-            c["out"].append(_secs(done, t0))
+            c["arr"].append(arr)
+            c["end"].append(end)
+            c["eta"].append(eta)
+            c["in"].append(arrived)
+            c["out"].append(done)
             c["win"].append(windows(wins))
     breaks = _breaks(session, routes)
     drivers = {d.id: d.name for d in session.scalars(select(Driver).where(Driver.organization_id == organization_id))}
@@ -218,6 +219,7 @@ def day_view(session: Any, organization_id: str, day: Any, plan_id: str | None =
             responses={200: {"description": "routes with stops, depots and the day's draft plan",
                              "content": {"application/json": {"schema": {"type": "object"}}}}})
 def console_day(
+    request: Request,
     session: Annotated[Session, Depends(get_session)],
     p: Principal = Depends(allow("admin", "dispatcher")),
     date: Annotated[ServiceDate | None, Query()] = None,
@@ -232,4 +234,11 @@ def console_day(
     if plan_id is not None:
         get_in_org(session, Plan, plan_id, p.organization_id, "plan")
     data = day_view(session, p.organization_id, date or _today(session, p.organization_id), plan_id)
-    return Response(orjson.dumps(data), media_type="application/json")
+    body = orjson.dumps(data)
+    headers = {"vary": "accept-encoding"}
+    if len(body) > GZIP_OVER and "gzip" in request.headers.get("accept-encoding", ""):
+        # a dispatcher far from the server: 5,000 stops are ~0.85 MB of JSON, ~0.2 MB gzipped
+        # (level 1: a few milliseconds)
+        body = gzip.compress(body, compresslevel=1, mtime=0)
+        headers["content-encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)

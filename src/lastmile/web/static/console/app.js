@@ -417,7 +417,14 @@ const flushRoutes = debounce(() => {
   for (const id of dirtyRoutes) rerenderRoute(id);
   dirtyRoutes.clear();
   renderTimelinePanel();
+  probe.routesFlushed = performance.now();
 }, 100);
+// bench/console.py: a stop update for the i-th stop of the day, and whether the list caught up
+probe.touchStop = (i, m) => {
+  if (probe.idsOf !== probe.loads) { probe.ids = [...state.stopById.keys()]; probe.idsOf = probe.loads; }
+  onMessage({ ...m, stop_id: probe.ids[i % probe.ids.length] });
+};
+probe.flushedAfter = (t0) => (probe.routesFlushed || 0) > t0 && dirtyRoutes.size === 0;
 
 function onMessage(m) {
   switch (m.type) {
