@@ -12,7 +12,10 @@ who are out). The day is executed (``sim.execute``) under
 
 * lastmile: the engine's plan, customers notified (those who will be out choose
   a new time or arrange to receive it), live insertion of new orders and of the
-  ill driver's stops, routes falling behind repaired; and
+  ill driver's stops, routes falling behind repaired; service times planned x
+  the factor a previous simulated day's dwell times gave (actual / nominal,
+  ``policies.history_service_scale``; ``--nominal`` plans on the shippers'
+  figures as they are); and
 * naive: ``routing.naive`` -- first come, the nearest driver with room, stops in
   the order assigned, no re-planning, no notifications,
 
@@ -83,6 +86,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=300)
     ap.add_argument("--drivers", type=int, default=15)
     ap.add_argument("--time-limit", type=float, default=20.0, help="seconds for the morning solve")
+    ap.add_argument("--nominal", action="store_true", help="lastmile plans on the nominal service times (no history)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -93,12 +97,14 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         world = make_world(seed, orders=args.orders, drivers=args.drivers)
         t1 = time.perf_counter()
-        out = compare(world, truth=Truth(world), time_limit_s=args.time_limit, seed=seed)
+        out = compare(world, truth=Truth(world), time_limit_s=args.time_limit, seed=seed,
+                      service_scale=1.0 if args.nominal else None)
         ours.append(out["lastmile"])
         base.append(out["naive"])
         print(_row(f"seed {seed} lastmile", out["lastmile"]))
         print(_row(f"seed {seed} naive", out["naive"]))
-        print(f"{'':<18} ({time.perf_counter() - t1:.0f} s; lastmile planning {out['lastmile']['plan_s']:.0f} s)")
+        print(f"{'':<18} ({time.perf_counter() - t1:.0f} s; lastmile planning {out['lastmile']['plan_s']:.0f} s; "
+              f"service times x{out['service_scale']:.2f} learned from the day before)")
     a, b = _total(ours), _total(base)
     print(_row("all lastmile", a))
     print(_row("all naive", b))

@@ -144,15 +144,20 @@ class DayResult:
 
 
 def run_day(world: World, policy: Any = "lastmile", *, truth: Truth | None = None, time_limit_s: float = 20.0,
-            seed: int = 0, iterations: int | None = None) -> DayResult:
+            seed: int = 0, iterations: int | None = None, service_scale: float = 1.0) -> DayResult:
     """Execute ``world``'s day under ``policy`` (``"lastmile"``, ``"naive"`` or a
-    policy object, see ``policies.Policy``) against ``truth``."""
+    policy object, see ``policies.Policy``) against ``truth``. ``service_scale``:
+    lastmile plans service times x this (``policies.history_service_scale``)."""
     import time
 
     from .policies import make_policy
 
     truth = truth or Truth(world)
-    pol = make_policy(policy, time_limit_s=time_limit_s, seed=seed, iterations=iterations) if isinstance(policy, str) else policy
+    if isinstance(policy, str):
+        kw = {"time_limit_s": time_limit_s, "seed": seed, "iterations": iterations, "service_scale": service_scale}
+        pol = make_policy(policy, **kw) if policy == "lastmile" else make_policy(policy)
+    else:
+        pol = policy
     day = DayState(world, truth)
     for dr in world.drivers:
         veh = world.vehicle(dr.vehicle_id)
@@ -374,15 +379,21 @@ def metrics(result: DayResult, world: World | None = None) -> dict[str, Any]:
 
 
 def compare(world: World, *, truth: Truth | None = None, time_limit_s: float = 20.0, seed: int = 0,
-            iterations: int | None = None) -> dict[str, Any]:
+            iterations: int | None = None, service_scale: float | None = None) -> dict[str, Any]:
     """The day under lastmile and under the naive dispatcher, on the same truth:
-    ``{"lastmile": metrics, "naive": metrics, "ratios": {...}, "seed": ...}``."""
+    ``{"lastmile": metrics, "naive": metrics, "ratios": {...}, "seed", "service_scale"}``.
+    ``service_scale`` None: learned from a previous simulated day
+    (``policies.history_service_scale``); 1.0: plan on the nominal service times."""
+    from .policies import history_service_scale
+
     truth = truth or Truth(world)
-    ours = run_day(world, "lastmile", truth=truth, time_limit_s=time_limit_s, seed=seed, iterations=iterations)
+    scale = history_service_scale(world) if service_scale is None else service_scale
+    ours = run_day(world, "lastmile", truth=truth, time_limit_s=time_limit_s, seed=seed, iterations=iterations,
+                   service_scale=scale)
     base = run_day(world, "naive", truth=truth)
     a, b = metrics(ours), metrics(base)
-    return {"seed": world.seed, "orders": len(world.orders), "drivers": len(world.drivers), "lastmile": a, "naive": b,
-            "ratios": ratios(a, b)}
+    return {"seed": world.seed, "orders": len(world.orders), "drivers": len(world.drivers), "service_scale": scale,
+            "lastmile": a, "naive": b, "ratios": ratios(a, b)}
 
 
 def ratios(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float | None]:

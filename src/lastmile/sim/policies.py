@@ -15,7 +15,10 @@ from the truth is what a customer *answers* to a notification.
   feasible insertion from where each driver is. Every half hour it re-times each
   route from where its driver is; a route falling behind (a stop that will be
   late, a shift overrun) has its late stops moved wherever they fit without
-  making anything late, its own route included.
+  making anything late, its own route included. ``service_scale`` multiplies the
+  nominal service times it plans with: what a previous day's dwell times say
+  (``history_service_scale``: another seed's day played by the naive dispatcher,
+  actual over nominal time at the door) -- the one thing it learns from history.
 * ``NaivePolicy``: ``routing.naive.naive_plan`` in the morning (first come, the
   nearest driver with room, stops in the order assigned, leaves at the shift
   start); a new order, and each stop of the ill driver, goes to the nearest
@@ -41,7 +44,8 @@ from ..routing.solve import build_model, solve
 from .execute import FAILED, DayState, DriverState
 from .world import World, to_problem, to_stop, to_vehicle
 
-__all__ = ["LastmilePolicy", "NaivePolicy", "Planner", "Policy", "make_policy"]
+__all__ = ["LastmilePolicy", "NaivePolicy", "Planner", "Policy", "make_policy", "service_scale_from",
+           "history_service_scale"]
 
 
 class Policy(Protocol):
@@ -71,15 +75,26 @@ class Planner:
     orders), built once. Each order's place doubles as a depot ``@<order id>`` so a
     live route can start where its driver is."""
 
-    def __init__(self, world: World, traffic: TrafficProfile | None = None) -> None:
+    def __init__(self, world: World, traffic: TrafficProfile | None = None, service_scale: float = 1.0) -> None:
         self.world = world
         self.traffic = traffic or laredo()
+        self.service_scale = service_scale
         full = to_problem(world, orders=world.orders)
         self.depots = full.depots
         self.index, self.model = build_model(full, traffic=self.traffic)
         depot_row = dict(self.index.depot_row)
         depot_row.update({"@" + oid: row for oid, row in self.index.stop_row.items()})
         self.live_index = LocationIndex(depot_row, dict(self.index.stop_row), self.index.locations)
+
+    def stop(self, order_id: str, windows: tuple[d.TimeWindow, ...] | None = None) -> d.Stop:
+        """The engine's stop, its service time scaled by what history says doors take."""
+        s = to_stop(self.world.order(order_id), windows=windows)
+        return s if self.service_scale == 1.0 else replace(s, service_s=round(s.service_s * self.service_scale))
+
+    def problem(self) -> d.Problem:
+        """The morning's problem (orders known at planning time)."""
+        p = to_problem(self.world)
+        return replace(p, stops=tuple(self.stop(s.id) for s in p.stops))
 
     def context(self, stops: list[d.Stop], vehicles: list[d.Vehicle]) -> Context:
         here = sorted({v.start_depot for v in vehicles if v.start_depot.startswith("@")})
@@ -118,7 +133,7 @@ class Planner:
             seqs[ds.id] = list(ds.queue)
             departs[ds.id] = depart
             ids.extend(ds.queue)
-        stops = [to_stop(world.order(o), windows=day.windows[o]) for o in dict.fromkeys(ids)]
+        stops = [self.stop(o, day.windows[o]) for o in dict.fromkeys(ids)]
         return self.context(stops, vehicles), seqs, departs
 
 
@@ -141,17 +156,18 @@ class LastmilePolicy:
     name = "lastmile"
 
     def __init__(self, *, time_limit_s: float = 20.0, seed: int = 0, iterations: int | None = None,
-                 traffic: TrafficProfile | None = None) -> None:
+                 traffic: TrafficProfile | None = None, service_scale: float = 1.0) -> None:
         self.options = Options(time_limit_s=time_limit_s, seed=seed, iterations=iterations)
         self.traffic = traffic
+        self.service_scale = service_scale
         self.planner: Planner | None = None
 
     # --- the morning ---
 
     def morning(self, day: DayState) -> None:
         world = day.world
-        self.planner = pl = Planner(world, self.traffic)
-        plan = solve(to_problem(world), self.options, traffic=pl.traffic)
+        self.planner = pl = Planner(world, self.traffic, self.service_scale)
+        plan = solve(pl.problem(), self.options, traffic=pl.traffic)
         for r in plan.routes:
             ds = day.drivers[r.vehicle_id]
             ds.queue = list(r.stop_ids)
@@ -371,3 +387,31 @@ def _failed(day: DayState, oid: str, reason: str):  # type: ignore[no-untyped-de
 
     return StopRecord(oid, None, FAILED, reason, window=day.windows[oid][-1], notified=oid in day.notified)
 
+
+
+def service_scale_from(world: World, records: Any) -> float:
+    """What history says about the nominal service times: total time actually spent
+    at the doors of delivered orders over the nominal total (one global factor --
+    the simplest service-time model there is; ``lastmile.learn`` fits a real one)."""
+    actual = nominal = 0
+    for r in records.values():
+        if r.outcome == "delivered" and r.start_s is not None and r.departure_s is not None:
+            actual += r.departure_s - r.start_s
+            nominal += world.order(r.order_id).service_s
+    return round(actual / nominal, 3) if nominal else 1.0
+
+
+def history_service_scale(world: World, *, days_back: int = 1, seed_offset: int = 1000) -> float:
+    """The service-time factor lastmile would have learned from a previous day in the
+    same city: another seed's day (other customers, same kinds of buildings), played
+    by the naive dispatcher (its records are as good as any for dwell times)."""
+    from datetime import timedelta
+
+    from .execute import run_day
+    from .truth import Truth
+    from .world import make_world
+
+    past = make_world(world.seed + seed_offset, orders=len(world.orders), drivers=len(world.drivers),
+                      day=world.day - timedelta(days=days_back))
+    result = run_day(past, NaivePolicy(), truth=Truth(past))
+    return service_scale_from(past, result.records)
