@@ -55,6 +55,13 @@ def test_planned_and_unplanned_breaks_are_recorded_and_timed_differently(client,
     assert [b["planned"] for b in view["breaks"]] == [False, True, False] and view["on_break"]["planned"] is False
     bad = send(client, h, action("break_end", rid), action("break_start", rid, data={"minutes": 0}))
     assert bad[0]["status"] == "applied" and bad[1]["error"]["field"] == "data.minutes"
+    # a shift that ends during a break ends the break too
+    codes = [c for st in driver_day["stops"] for c in st["parcels_codes"] if st["kind"] != "pickup"]
+    res = send(client, h, action("break_start", rid, data={"planned": False}),
+               action("end_shift", rid, data={"scans": codes}))
+    assert [r["status"] for r in res] == ["applied", "applied"], res
+    with db.session() as s:
+        assert s.scalar(select(DriverBreak.id).where(DriverBreak.route_id == rid, DriverBreak.ended_at.is_(None))) is None
 
 
 def _failed_order(client, world, db, day: date, start: str, end: str) -> str:

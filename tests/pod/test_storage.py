@@ -240,3 +240,25 @@ def test_an_unreachable_store_lets_the_server_start_and_answers_503(db, tmp_path
         r = upload(c, world.headers["driver"], png())
         assert r.status_code == 503, r.text
         assert r.json()["error"]["code"] == "storage_unavailable" and "cannot reach" in r.json()["error"]["message"]
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    env = {"LASTMILE_ENV": "test", "LASTMILE_DATA_DIR": str(settings.data_dir)}
+    if settings.storage_url:
+        env.update({"LASTMILE_STORAGE_URL": settings.storage_url,
+                    "LASTMILE_STORAGE_S3_ENDPOINT_URL": settings.storage_s3_endpoint_url,
+                    "LASTMILE_STORAGE_S3_ACCESS_KEY_ID": settings.storage_s3_access_key_id,
+                    "LASTMILE_STORAGE_S3_SECRET_ACCESS_KEY": settings.storage_s3_secret_access_key.get_secret_value()})
+    return env
+
+
+def test_check_storage_says_what_is_wrong(settings, tmp_path, s3_endpoint):
+    from typer.testing import CliRunner
+
+    from lastmile.cli import app
+
+    r = CliRunner().invoke(app, ["pod", "check-storage"], env=_cli_env(settings))
+    assert r.exit_code == 0 and "can write and read" in r.output, r.output
+    gone = s3_settings(tmp_path, s3_endpoint, f"gone-{uuid.uuid4().hex[:8]}")
+    r = CliRunner().invoke(app, ["pod", "check-storage"], env=_cli_env(gone))
+    assert r.exit_code == 1 and "does not exist" in r.output and "Traceback" not in r.output, r.output

@@ -125,9 +125,7 @@ class S3Storage:
             raise self._fail(e, "HEAD object") from None
 
     def put(self, sha256: str, data: bytes, content_type: str = "application/octet-stream") -> None:
-        key = self.key(sha256)
-        if self.exists(sha256):
-            return  # content-addressed: the same bytes are already there
+        key = self.key(sha256)  # content-addressed: writing the same bytes again changes nothing
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type,
                                    CacheControl="private, max-age=31536000, immutable")

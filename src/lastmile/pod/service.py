@@ -306,6 +306,9 @@ def end_shift(ctx: Ctx, codes: list[str]) -> dict[str, Any]:
     scanned = scan_in(ctx, codes)
     if scanned["missing"]:
         raise ParcelsNotScannedIn(scanned["missing"])
+    for brk in ctx.session.scalars(select(DriverBreak).where(DriverBreak.route_id == ctx.route.id,
+                                                             DriverBreak.ended_at.is_(None))):
+        brk.ended_at, brk.end_action = max(ctx.at, brk.started_at), ctx.action_id  # the shift ends the break
     changed = live.finish_route(ctx.session, ctx.route, ctx.at, ctx.p)
     return {"changed": changed, "not_attempted": not_attempted, "scan_in": scanned, "flags": ctx.flags}
 
