@@ -204,7 +204,10 @@ class LastmilePolicy:
 
     # --- live insertion ---
 
-    def _insert_all(self, day: DayState, order_ids: list[str], why: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    def _insert_all(self, day: DayState, order_ids: list[str], why: str | None,
+                    exclude: tuple[str, ...] = ()) -> list[str]:
+        """Insert each order where it costs least; those that fit nowhere wait in
+        ``day.pending`` with ``why`` (None: the reason they already had)."""
         todo = [o for o in order_ids if o not in day.records]
         if not todo:
             return []
@@ -217,7 +220,7 @@ class LastmilePolicy:
             choice = lp.insert(oid)
             if choice is None:
                 left.append(oid)
-                day.pending[oid] = why
+                day.pending[oid] = why or day.pending.get(oid) or "no route can fit it"
                 continue
             day.pending.pop(oid, None)
             seq = list(lp.states[choice.vehicle_id].seq)
@@ -254,7 +257,7 @@ class LastmilePolicy:
         assert self.planner is not None
         waiting = [o for o in day.pending if o in day.known and o not in day.records]
         if waiting:
-            self._insert_all(day, waiting, day.pending[waiting[0]])
+            self._insert_all(day, waiting, None)
         self._repair(day, None)
 
     def before_leg(self, day: DayState, ds: DriverState) -> None:
@@ -348,7 +351,7 @@ class NaivePolicy:
         for _, vid in sorted(options):
             v = ctx.vehicles[vid]
             tm = schedule(ctx, v, [*seqs[vid], oid], departs[vid] if departs[vid] is not None else v.shift.start)
-            if tm.overtime_s <= 0:
+            if tm.overtime_s <= 0 and not tm.overload:
                 day.drivers[vid].queue.append(oid)
                 day.pending.pop(oid, None)
                 day.wake(vid)
