@@ -185,3 +185,36 @@ def test_migration_0014_down_and_up_keeps_breaks_taken_before_it(client, world, 
     assert {a for _, _, a in rows} == {res[0]["id"], res[2]["id"]}
     view = today(client, h)["routes"][0]
     assert view["on_break"]["planned"] is True
+
+
+def test_the_live_day_loader_no_longer_owes_a_planned_break_taken(client, world, db, driver_day):
+    """An unplanned break leaves the shift's break owed when the day is re-planned live;
+    the planned break, once started, is not owed any more."""
+    from lastmile.dispatch.models import Route
+    from lastmile.dispatch.moves import load_day
+    from lastmile.fleet.models import Shift
+    from lastmile.kit.time import at_seconds
+
+    h, rid = world.headers["driver"], driver_day["id"]
+    with db.session() as s:
+        route = s.get(Route, rid)
+        assert route.shift_id, "the planned route names its shift"
+        sh = s.get(Shift, route.shift_id)
+        sh.break_s = 1800
+        sh.break_start_at = at_seconds(TODAY, "America/Chicago", 12 * 3600)
+        sh.break_end_at = at_seconds(TODAY, "America/Chicago", 14 * 3600)
+        s.commit()
+
+    def owed() -> int:
+        with db.session() as s:
+            ld = load_day(s, world.org, TODAY, now=at_seconds(TODAY, "America/Chicago", 10 * 3600))
+            return len(ld.ctx.vehicles[rid].breaks)
+
+    assert owed() == 1
+    res = send(client, h, action("start_shift", rid), action("break_start", rid, data={"planned": False}),
+               action("break_end", rid))
+    assert [r["status"] for r in res] == ["applied"] * 3, res
+    assert owed() == 1  # an unplanned break does not replace the planned one
+    res = send(client, h, action("break_start", rid, data={"planned": True}))
+    assert res[0]["status"] == "applied", res
+    assert owed() == 0

@@ -40,7 +40,7 @@ from ..routing.insertion import LivePlan
 from ..routing.schedule import Context, Timing, schedule
 from ..routing.solve import build_model
 from . import live
-from .models import STOP_FINAL, Plan, Route, RouteStop
+from .models import STOP_FINAL, Plan, Route, RouteEtaState, RouteStop
 from .problem import BIG
 
 DAY_S = 24 * 3600
@@ -179,6 +179,10 @@ def load_day(session: Session, organization_id: str, day: date, *, now: datetime
     vehicles = {v.id: v for v in session.scalars(select(Vehicle).where(Vehicle.id.in_([r.vehicle_id for r in routes])))} if routes else {}
     drv_ids = [r.driver_id for r in routes if r.driver_id]
     drivers = {x.id: x for x in session.scalars(select(Driver).where(Driver.id.in_(drv_ids)))} if drv_ids else {}
+    # the shift's planned break, once the driver has taken it, is no longer owed (an
+    # unplanned break does not count: pod/ tells the ETA state only about the planned one)
+    break_taken = set(session.scalars(select(RouteEtaState.route_id).where(
+        RouteEtaState.route_id.in_(route_ids), RouteEtaState.break_taken.is_(True)))) if route_ids else set()
 
     def secs(dt: datetime) -> int:
         return seconds_since_midnight(dt, day, zone)
@@ -226,7 +230,7 @@ def load_day(session: Session, organization_id: str, day: date, *, now: datetime
         breaks: tuple[d.Break, ...] = ()
         if sh and sh.break_s and sh.break_start_at and sh.break_end_at:
             bw = d.TimeWindow(secs(sh.break_start_at), secs(sh.break_end_at))
-            if not (started and bw.end < depart):
+            if not (started and bw.end < depart) and r.id not in break_taken:
                 breaks = (d.Break(bw, sh.break_s),)
         max_work = sh.max_work_s if sh else None
         if max_work is not None and started and r.started_at is not None:
