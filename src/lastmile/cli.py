@@ -272,6 +272,12 @@ def _register_optional() -> None:
         register(app)
     except ImportError:
         pass
+    try:
+        from .learn.cli import register as register_learn
+
+        register_learn(app)
+    except ImportError:
+        pass
 
 
 _register_optional()

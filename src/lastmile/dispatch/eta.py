@@ -51,6 +51,7 @@ from ..orders.models import Order
 from ..orders.service import transition
 from ..routing.domain import Break, LatLon, TimeWindow
 from ..routing.eta import EtaStop, chain_model, predict_from, service_start
+from ..routing.learned import with_learned
 from ..routing.matrix.profiles import profile_named
 from ..routing.matrix.timedep import TrafficProfile
 from . import live
@@ -343,16 +344,19 @@ def _stops_many(session: Session, routes: list[Route]) -> dict[str, list[_Stop]]
     return out
 
 
-def _stops_model(route: Route, stops: list[_Stop], profile_name: str, profile: TrafficProfile, weekday: int):
+def _stops_model(route: Route, stops: list[_Stop], profile_name: str, profile: TrafficProfile, weekday: int,
+                 learned: Any = None):
     """The route's stop-to-stop model (rows = ``stops`` in order), built once per
-    route, stop list and profile, and kept."""
-    key = (route.id, profile_name, weekday, tuple((st.stop.id, st.order.lat, st.order.lon) for st in stops))
+    route, stop list, profile and learned travel model (``lastmile learn``), and kept."""
+    key = (route.id, profile_name, weekday, tuple((st.stop.id, st.order.lat, st.order.lon) for st in stops),
+           getattr(learned, "id", None))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is not None:
             _MODELS.move_to_end(key)
     if model is None:
-        model = chain_model([LatLon(st.order.lat, st.order.lon) for st in stops], profile, weekday)
+        model = with_learned(chain_model([LatLon(st.order.lat, st.order.lon) for st in stops], profile, weekday),
+                             learned)
         with _MODELS_LOCK:
             _MODELS[key] = model
             while len(_MODELS) > _MODELS_MAX:
@@ -523,6 +527,11 @@ def _refresh(session: Session, route: Route, state: RouteEtaState, stops: list[_
              at: datetime, source: str, cfg: Settings) -> list[dict[str, Any]]:
     day, zone = _clock(session, route)
     now = seconds_since_midnight(at, day, zone)
+    # travel and dwell times learned from history when a model exists (static otherwise)
+    from ..learn.live import learned_service, learned_travel
+
+    learned = learned_travel(session)
+    dwell = learned_service(session, [st.stop for st in stops if st.stop.status not in STOP_FINAL], day, zone)
     ready = now
     if state.held_until is not None:
         ready = max(ready, seconds_since_midnight(state.held_until, day, zone))
@@ -533,7 +542,8 @@ def _refresh(session: Session, route: Route, state: RouteEtaState, stops: list[_
             continue
         if s.status == "arrived":
             if s.departed_at is None and s.arrived_at is not None:  # still serving it
-                ready = max(ready, seconds_since_midnight(s.arrived_at, day, zone) + st.order.service_s)
+                ready = max(ready, seconds_since_midnight(s.arrived_at, day, zone)
+                            + dwell.get(s.id, st.order.service_s))
             continue
         ahead.append(st)
     breaks: list[Break] = []
@@ -542,15 +552,15 @@ def _refresh(session: Session, route: Route, state: RouteEtaState, stops: list[_
         if shift is not None and shift.break_s and shift.break_start_at and shift.break_end_at:
             breaks.append(Break(TimeWindow(seconds_since_midnight(shift.break_start_at, day, zone),
                                            seconds_since_midnight(shift.break_end_at, day, zone)), shift.break_s))
-    eta_stops = [EtaStop(st.stop.id, LatLon(st.order.lat, st.order.lon), st.order.service_s,
+    eta_stops = [EtaStop(st.stop.id, LatLon(st.order.lat, st.order.lon), dwell.get(st.stop.id, st.order.service_s),
                          _windows(st.order, day, zone)) for st in ahead]
     weekday = day.weekday()
     name = cfg.eta_traffic_profile or getattr(cfg, "traffic_profile", None) or "laredo"
     profile = _profile(name)
-    model = _stops_model(route, stops, name, profile, weekday) if ahead else None
+    model = _stops_model(route, stops, name, profile, weekday, learned) if ahead else None
     row = {st.stop.id: k for k, st in enumerate(stops)}
     pred = predict_from(position, now, eta_stops, profile=profile, weekday=weekday, breaks=breaks, ready_at=ready,
-                        stops_model=model, rows=[row[st.stop.id] for st in ahead])
+                        stops_model=model, rows=[row[st.stop.id] for st in ahead], learned=learned)
     state.refreshed_at = at
     logged = dict(state.logged or {})
     approached = list(state.approached or [])

@@ -55,11 +55,14 @@ def run_plan(db: Database, plan_id: str, solver: Solver | None = None) -> str:
         from functools import partial
 
         from ..config import get_settings
+        from ..learn.live import learned_travel
         from ..routing.matrix.profiles import profile_named
         from ..routing.solve import solve
 
+        with db.session() as ls:  # travel times learned from history, when a model exists
+            learned = learned_travel(ls)
         # the time-of-day model and the border (bridges, cross-border skill), as ETAs use
-        solver = partial(solve, traffic=profile_named(get_settings().traffic_profile))
+        solver = partial(solve, traffic=profile_named(get_settings().traffic_profile), learned=learned)
     with db.session() as s:  # claim it atomically: a duplicate or retried job does nothing
         claimed = s.execute(
             update(Plan).where(Plan.id == plan_id, Plan.status.in_(("queued", "failed")))

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .domain import Break, LatLon, TimeWindow
+from .learned import TravelFactors, with_learned
 from .matrix.haversine import HaversineProvider
 from .matrix.timedep import TimeDependentModel, TrafficProfile, matrix_with_bridges
 from .ports import MatrixProvider, TravelTimeModel
@@ -176,17 +177,21 @@ def predict_from(
     ready_at: int | None = None,
     stops_model: TravelTimeModel | None = None,
     rows: Sequence[int] | None = None,
+    learned: TravelFactors | None = None,
 ) -> Eta:
     """``predict`` from ``position``. With ``stops_model`` (``chain_model`` over the
     route's stop locations, ``rows`` = each of ``stops``' row in it), only the leg
-    from the position is modelled anew; without, one model for position + stops."""
+    from the position is modelled anew; without, one model for position + stops.
+    ``learned``: travel factors learned from history applied to the models built
+    here (``stops_model``, if given, is used as it is: wrap it the same way)."""
     if not stops:
         return Eta((), (), max(at, ready_at or at))
     if stops_model is None:
-        model = chain_model([position, *(s.location for s in stops)], profile, weekday, provider)
+        model = with_learned(chain_model([position, *(s.location for s in stops)], profile, weekday, provider),
+                             learned)
         return predict(model, at, stops, breaks=breaks, ready_at=ready_at)
     if rows is None or len(rows) != len(stops):
         raise ValueError("one stops_model row per stop")
-    first = chain_model([position, stops[0].location], profile, weekday, provider)
+    first = with_learned(chain_model([position, stops[0].location], profile, weekday, provider), learned)
     return predict(FromPosition(first, stops_model, rows[0]), at, stops, origin=ORIGIN, rows=rows, breaks=breaks,
                    ready_at=ready_at)

@@ -25,6 +25,7 @@ from .domain import Options, Plan, PlanStats, Problem, Route, Unassigned
 from .feasibility import eligibility
 from .balance import rebalance
 from .insertion import best_insertion
+from .learned import LearnedTravelModel, TravelFactors
 from .matrix.haversine import HaversineProvider
 from .matrix.timedep import TimeDependentModel, TrafficProfile
 from .matrix.waypoints import matrix_with_bridges
@@ -48,7 +49,8 @@ def backend_for(name: str, problem: Problem):
 
 
 def build_model(problem: Problem, provider: MatrixProvider | None = None, matrix: Matrix | None = None,
-                traffic: TrafficProfile | None = None) -> tuple[LocationIndex, TimeDependentModel]:
+                traffic: TrafficProfile | None = None,
+                learned: TravelFactors | None = None) -> tuple[LocationIndex, TimeDependentModel]:
     index = LocationIndex.of(problem)
     if matrix is None:
         # With a border, the provider also measures the legs to and from the bridges.
@@ -56,16 +58,26 @@ def build_model(problem: Problem, provider: MatrixProvider | None = None, matrix
     if matrix.size != len(index.locations):
         raise ValueError(f"matrix has {matrix.size} rows; the problem has {len(index.locations)} places "
                          "(depots first, then stops)")
-    return index, TimeDependentModel(matrix, index.locations, traffic or TrafficProfile(), problem.weekday)
+    static = TimeDependentModel(matrix, index.locations, traffic or TrafficProfile(), problem.weekday)
+    if learned is None:
+        return index, static
+    # travel times learned from history (lastmile.learn) over the static model, on a
+    # grid covering the shifts (coarser for big problems: one batch of legs x times)
+    span = [v.shift for v in problem.vehicles] or [None]
+    start = min((w.start for w in span if w is not None), default=5 * 3600)
+    end = max((w.end for w in span if w is not None), default=23 * 3600)
+    grid = 900 if len(index.locations) <= 120 else 1800
+    return index, LearnedTravelModel(static, learned, start=max(0, start - 3600), end=end + 2 * 3600,
+                                     grid_s=grid)  # type: ignore[return-value]
 
 
 def solve(problem: Problem, options: Options = Options(), *, provider: MatrixProvider | None = None,
           matrix: Matrix | None = None, traffic: TrafficProfile | None = None,
-          progress: Callable[[float, str], None] | None = None) -> Plan:
+          progress: Callable[[float, str], None] | None = None, learned: TravelFactors | None = None) -> Plan:
     t0 = time.perf_counter()
     report = progress or (lambda f, m: None)
     report(0.0, "building travel matrix")
-    index, model = build_model(problem, provider, matrix, traffic)
+    index, model = build_model(problem, provider, matrix, traffic, learned)
     ctx = Context(problem, index, model)
     report(0.02, "checking which vehicles can serve each stop")
     elig = eligibility(ctx)
