@@ -168,6 +168,14 @@ def test_split_merge_and_priority_from_the_console(page, live, day, screenshot, 
     with live.db.session() as s:
         assert s.get(Order, order_id).priority == 80
 
+    # the stream says the page missed messages (kit/broadcast's resync): the day is read again
+    from lastmile.kit.broadcast import publish
+
+    loads = page.evaluate("window.__console.loads")
+    publish(f"org:{day['org']}", {"type": "resync", "reason": "behind"})
+    page.wait_for_function(f"window.__console.resyncs >= 1 && window.__console.loads > {loads}", timeout=20_000)
+    expect(page.locator("#toast")).to_contain_text("Se perdieron actualizaciones")
+
     # English
     page.click(".topbar [data-lang=en]")
     page.click(f"#route-{r1} [data-action=split]")
