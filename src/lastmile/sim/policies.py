@@ -223,6 +223,8 @@ class LastmilePolicy:
                 day.pending[oid] = why or day.pending.get(oid) or "no route can fit it"
                 continue
             day.pending.pop(oid, None)
+            day.log.append((day.now, f"{oid}: inserted into {choice.vehicle_id}'s route (stop {choice.position + 1}, "
+                                     f"+{choice.added_duration_s // 60} min)"))
             seq = list(lp.states[choice.vehicle_id].seq)
             seq.insert(choice.position, oid)
             lp.update(choice.vehicle_id, seq, timing=choice.timing)
@@ -302,8 +304,12 @@ class LastmilePolicy:
                     continue
                 seq = list(lp.states[choice.vehicle_id].seq)
                 seq.insert(choice.position, sid)
+                if choice.vehicle_id == vid and tuple(seq) == cur.seq:  # nowhere better: leave it
+                    lp.update(vid, list(cur.seq), timing=cur.timing)
+                    continue
                 lp.update(choice.vehicle_id, seq, timing=choice.timing)
                 moved = True
+                day.log.append((day.now, f"{sid}: {vid} is behind; moved to {choice.vehicle_id} (stop {choice.position + 1})"))
         if moved:
             _apply(day, {vid: st.seq for vid, st in lp.states.items()}, lp)
 
