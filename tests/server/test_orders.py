@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import json
 import threading
 
 from sqlalchemy import func, select
 
-from lastmile.orders.models import Order
+from lastmile.orders.models import Order, OrderStatusChange
 
 from .conftest import TODAY, order_body
 
@@ -113,6 +114,65 @@ def test_idempotency_under_concurrent_retries(app, world, db):
     assert len({oid for _, oid in results}) == 1
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_idempotent_retry_never_geocodes_again_and_replays_after_a_failure(client, world, db):
+    """A retry answers as the first request did, even when the same body would now fail
+    (here: the geocoder no longer knows the address), and does not call the geocoder."""
+    geo = client.app.state.geocoder
+    calls = []
+
+    class Counting:
+        def geocode(self, address):
+            calls.append(address)
+            return geo.geocode(address)
+
+    client.app.state.geocoder = Counting()
+    h = {**world.headers["shipper"], "Idempotency-Key": "geo-1"}
+    body = order_body(world, address="1100 Houston St, Laredo, TX")
+    del body["lat"], body["lon"]
+    first = client.post("/orders", json=body, headers=h)
+    assert first.status_code == 201 and len(calls) == 1
+    geo.known = {}  # the address cannot be found any more
+    again = client.post("/orders", json=body, headers=h)
+    assert again.status_code == 201 and again.json() == first.json() and len(calls) == 1
+    assert again.headers["idempotent-replayed"] == "true"
+    # with coordinates (no look-up before the insert) the same holds: the key's record wins
+    h2 = {**world.headers["shipper"], "Idempotency-Key": "coords-1"}
+    one = client.post("/orders", json=order_body(world, reference="C1"), headers=h2)
+    two = client.post("/orders", json=order_body(world, reference="C1"), headers=h2)
+    assert two.json() == one.json() and two.headers["idempotent-replayed"] == "true"
+    bad = client.post("/orders", json=order_body(world, reference="C1", depot_id="dep_01JD0000000000000000000000"),
+                      headers=h2)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "idempotency_key_reused"
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 2
+        assert s.scalar(select(func.count()).select_from(OrderStatusChange)) == 2
+
+
+def test_created_order_is_written_with_its_history_event_and_outbox(client, world, db):
+    """One insert for the order, its history, its event (and the key's record): all or nothing."""
+    from lastmile.events.models import Event
+    from lastmile.webhooks.models import WebhookMessage
+
+    r = client.post("/webhooks/subscriptions", json={"url": "https://example.com/hook", "events": ["order.created"]},
+                    headers=world.headers["shipper"])
+    assert r.status_code == 201, r.text
+    o = client.post("/orders", json=order_body(world), headers={**world.headers["shipper"], "Idempotency-Key": "w1"})
+    assert o.status_code == 201
+    oid = o.json()["id"]
+    with db.session() as s:
+        row = s.get(Order, oid)
+        assert row.status == "pending" and row.windows == [
+            {"start": "2026-11-25T15:00:00+00:00", "end": "2026-11-25T18:00:00+00:00"}]
+        assert row.items == [{"sku": "RX-1", "description": "insulin", "quantity": 1, "barcode": ""}]
+        assert (row.cod_amount, row.cod_currency, row.contact_email) == (85000, "MXN", "pena@example.com")
+        hist = s.scalars(select(OrderStatusChange).where(OrderStatusChange.order_id == oid)).all()
+        assert [(h.from_status, h.to_status, h.actor) for h in hist] == [(None, "pending", f"shipper:{world.ids['shipper']}")]
+        ev = s.scalars(select(Event).where(Event.subject_id == oid)).one()
+        assert ev.type == "order.created" and ev.data == o.json()
+        msg = s.scalars(select(WebhookMessage).where(WebhookMessage.event_id == ev.id)).one()
+        assert json.loads(msg.body)["data"] == o.json()
 
 
 def test_geocoding_when_no_coordinates(client, world):

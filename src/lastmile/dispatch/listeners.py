@@ -6,6 +6,7 @@ event was emitted -- the change that emitted it is never lost."""
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from sqlalchemy.orm import Session
 
@@ -28,23 +29,37 @@ def _guarded(session: Session, ev: Event, fn, *args) -> None:  # type: ignore[no
 def new_order(session: Session, ev: Event) -> None:
     from .proposals import on_new_order
 
+    day = _event_day(ev)
+    if day is not None and not _day_is_live(session, ev.organization_id, day):
+        return  # the common case: read from the event, the order itself is not loaded
     order = session.get(Order, ev.subject_id)
-    if order is not None and _day_is_live(session, order):
+    if order is not None and (day is not None or _day_is_live(session, order.organization_id, order.date)):
         _guarded(session, ev, lambda s, o: on_new_order(s, o), order)
 
 
-def _day_is_live(session: Session, order: Order) -> bool:
+def _event_day(ev: Event) -> date | None:
+    try:
+        return date.fromisoformat((ev.data or {})["date"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _day_is_live(session: Session, organization_id: str, day: date) -> bool:
     """One indexed look-up before any savepoint: most orders are created for a day that
     has no published plan yet (overnight, imports), and the create path is the API's
     hottest -- it must not pay a savepoint and the live-day queries for nothing."""
-    from sqlalchemy import select
+    global _live_plan
+    if _live_plan is None:  # built once, run on the connection: no ORM path, no autoflush
+        from sqlalchemy import bindparam, select
 
-    from .models import Plan
+        from .models import Plan
 
-    with session.no_autoflush:
-        return session.scalar(select(Plan.id).where(
-            Plan.organization_id == order.organization_id, Plan.date == order.date,
-            Plan.status == "published").limit(1)) is not None
+        _live_plan = select(Plan.id).where(Plan.organization_id == bindparam("org"), Plan.date == bindparam("day"),
+                                           Plan.status == "published").limit(1)
+    return session.connection().execute(_live_plan, {"org": organization_id, "day": day}).first() is not None
+
+
+_live_plan = None
 
 
 @on("order.cancelled")

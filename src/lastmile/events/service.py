@@ -61,6 +61,27 @@ def _notify(session: Session, ev: Event) -> None:
                 log.exception("listener %s failed on %s %s", getattr(fn, "__qualname__", fn), ev.type, ev.id)
 
 
+def new_event(
+    organization_id: str,
+    type: str,
+    subject_type: str,
+    subject_id: str,
+    actor: str,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """An event, not yet written (its id is known now: outbox rows can name it)."""
+    return Event(id=new_id("evt"), organization_id=organization_id, at=utcnow(), type=type,
+                 subject_type=subject_type, subject_id=subject_id, actor=actor, data=data or {})
+
+
+EVENT_COLUMNS = tuple(Event.__table__.c.keys())
+
+
+def event_row(ev: Event) -> dict[str, Any]:
+    """``ev`` as column values, for ``kit.rows.insert_rows`` (hot paths write it that way)."""
+    return {k: getattr(ev, k) for k in EVENT_COLUMNS}
+
+
 def emit(
     session: Session,
     organization_id: str,
@@ -72,28 +93,26 @@ def emit(
     *,
     shipper_id: str | None = None,
 ) -> Event:
-    ev = Event(
-        id=new_id("evt"),  # known now: no flush needed to name it in outbox rows
-        organization_id=organization_id,
-        at=utcnow(),
-        type=type,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        actor=actor,
-        data=data or {},
-    )
+    ev = new_event(organization_id, type, subject_type, subject_id, actor, data)
     session.add(ev)
+    announce(session, ev, shipper_id=shipper_id)
+    return ev
+
+
+def announce(session: Session, ev: Event, *, shipper_id: str | None = None) -> None:
+    """What follows an event in its transaction: the webhook outbox rows (for
+    shipper-facing events) and the listeners. ``emit`` calls it; a hot path that
+    wrote the event row itself (``event_row``) calls it after the write."""
     if shipper_id is not None:
         from ..webhooks.service import write_outbox
 
         body = json.dumps(
-            {"type": type, "timestamp": ev.at.isoformat().replace("+00:00", "Z"), "data": data or {}},
+            {"type": ev.type, "timestamp": ev.at.isoformat().replace("+00:00", "Z"), "data": ev.data},
             separators=(",", ":"),
             ensure_ascii=False,
         )
-        write_outbox(session, shipper_id, ev.id, type, body)
+        write_outbox(session, shipper_id, ev.id, ev.type, body)
     _notify(session, ev)
-    return ev
 
 
 def has_event(session: Session, subject_id: str, type: str) -> bool:

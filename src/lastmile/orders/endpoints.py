@@ -16,9 +16,12 @@ from ..auth.access import Principal, allow, public
 from ..config import Settings
 from ..depots.models import Depot
 from ..dispatch.models import Route, RouteStop
-from ..errors import Forbidden, Invalid
+from ..errors import DomainError, Forbidden, Invalid
+from ..kit.ids import new_id
 from ..kit.pagination import Page, decode_cursor, encode_cursor
+from ..kit.rows import Row
 from ..kit.schema import Id, ServiceDate
+from ..kit.time import utcnow
 from ..kit.web import get_app_settings, get_session
 from . import repository, service
 from .geocoding import Geocoder, geocoder_for
@@ -73,6 +76,10 @@ def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
     return JSONResponse(row.response, status_code=row.status_code, headers={"Idempotent-Replayed": "true"})
 
 
+def _seen(session: Session, scope: str, key: str) -> IdempotencyKey | None:
+    return session.scalar(select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key))
+
+
 @router.post("/orders", response_model=OrderOut, status_code=201)
 def create_order(
     body: OrderCreate,
@@ -81,33 +88,39 @@ def create_order(
     idempotency_key: IdempotencyKeyHeader = None,
     p: Principal = Depends(writers),
 ) -> Response:
+    """Idempotency without a look-up on the common path: the key's record is written
+    with the order (same statement); a key seen before fails that insert on its unique
+    constraint, everything rolls back and the first answer is replayed -- also when a
+    concurrent request with the same key is still in flight (the insert waits for it).
+    A create that fails (4xx) looks for the key too, so a retry answers as the first
+    request did whatever changed since. Only when the address must be geocoded is the
+    key looked up first, so a retry never calls the geocoder."""
     scope = f"{p.actor}:orders.create"
     request_hash = hashlib.sha256(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
-    if idempotency_key is not None:
-        seen = session.scalar(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == idempotency_key)
-        )
+    if idempotency_key is not None and body.lat is None:
+        seen = _seen(session, scope, idempotency_key)
         if seen is not None:
             return _replay(seen, request_hash)
-    order = service.create_order(session, p, body, geocoder)
-    out = service.order_dict(order)
-    if idempotency_key is not None:
-        session.add(IdempotencyKey(scope=scope, key=idempotency_key, request_hash=request_hash,
-                                   status_code=201, response=out))
+
+    def record(view: dict[str, Any]) -> list[Row]:
+        return [(IdempotencyKey.__table__, {
+            "id": new_id("idk"), "scope": scope, "key": idempotency_key, "request_hash": request_hash,
+            "status_code": 201, "response": view, "created_at": utcnow()})]
+
     try:
+        out = service.create_order(session, p, body, geocoder, record if idempotency_key is not None else None)
         session.commit()
-    except IntegrityError:
-        # a concurrent request with the same key won the race: answer as it did
+    except (IntegrityError, DomainError):
+        if idempotency_key is None:
+            raise
         session.rollback()
-        seen = session.scalar(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == idempotency_key)
-        )
+        seen = _seen(session, scope, idempotency_key)
         if seen is None:
             raise
         return _replay(seen, request_hash)
-    return _json(out, status_code=201, headers={"Location": f"/orders/{order.id}"})
+    return _json(out, status_code=201, headers={"Location": f"/orders/{out['id']}"})
 
 
 @router.get("/orders", response_model=Page[OrderOut])

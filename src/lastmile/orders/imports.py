@@ -101,8 +101,8 @@ def import_csv(
                 row_shipper = named
             body = OrderCreate.model_validate(row_to_order(row, day, depot, row_shipper))
             with session.begin_nested():
-                order = create_order(session, p, body, geocoder)
-            ids.append(order.id)
+                created = create_order(session, p, body, geocoder)
+            ids.append(created["id"])
         except ValidationError as e:
             first = e.errors()[0]
             errors.append(ImportError_(line=row.line, field=_field(first["loc"]), message=first["msg"]))
