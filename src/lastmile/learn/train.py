@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..routing.matrix.profiles import profile_named
 from . import store
-from .features import SERVICE_FEATURES, TRAVEL_FEATURES, service_matrix, travel_matrix
+from .features import SERVICE_FEATURES, TRAVEL_FEATURES, SpeedMap, service_matrix, travel_matrix
 from .history import Leg, VisitRow, customer_history, driven_routes, legs_of, speed_map, visits_of
 from .models import LearnedModel
 
@@ -30,7 +30,10 @@ MIN_ROWS = 50
 PARAMS: dict[str, Any] = {
     "objective": "regression", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20,
     "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
-    "deterministic": True, "force_row_wise": True, "num_threads": 2, "seed": 7, "verbose": -1,
+    "deterministic": True, "force_row_wise": True, "seed": 7, "verbose": -1,
+    # one thread: OpenMP workers spin while waiting, and on a busy 2-core machine two of
+    # them made a small training 50x slower (18 s instead of 0.3 s); our data is small
+    "num_threads": 1,
 }
 ROUNDS, EARLY_STOP = 600, 40
 
@@ -80,13 +83,16 @@ def _mae(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def train_travel(session: Session, *, profile: str = "laredo", legs: list[Leg] | None = None,
-                 days: set[date] | None = None) -> Trained:
-    routes = driven_routes(session, days=days)
-    legs = legs if legs is not None else legs_of(routes, profile_named(profile))
-    if len(legs) < MIN_ROWS:
-        raise NotEnoughHistory(f"only {len(legs)} driven legs recorded (need at least {MIN_ROWS}): record some "
-                               "days first (real ones, or `lastmile learn --simulate-history N`)")
-    speed = speed_map(session, sorted({leg.route_id for leg in legs}))
+                 days: set[date] | None = None, min_rows: int = MIN_ROWS) -> Trained:
+    legs = legs if legs is not None else legs_of(driven_routes(session, days=days), profile_named(profile))
+    _enough(len(legs), "driven legs", min_rows)
+    return fit_travel(legs, speed_map(session, sorted({leg.route_id for leg in legs})), profile=profile,
+                      min_rows=min_rows)
+
+
+def fit_travel(legs: list[Leg], speed: SpeedMap, *, profile: str = "laredo", min_rows: int = MIN_ROWS) -> Trained:
+    """The travel model from legs (the last fifth of their days validates)."""
+    _enough(len(legs), "driven legs", min_rows)
     cols = {c: np.array([leg.cols[c] for leg in legs]) for c in legs[0].cols}
     X = travel_matrix(cols, speed)
     grid_static = cols["static_s"]
@@ -98,8 +104,7 @@ def train_travel(session: Session, *, profile: str = "laredo", legs: list[Leg] |
     valid = ~train
     booster = _fit(X, y, train, valid)
     pred = store.TravelPredictor(booster, speed, scale=_smearing(booster, X, y, train))
-    f = pred.factors(cols)
-    learned = grid_static * f
+    learned = grid_static * pred.factors(cols)
     metrics = {
         "rows_train": int(train.sum()), "rows_valid": int(valid.sum()),
         "days_train": len(tr_days), "days_valid": len(va_days), "profile": profile,
@@ -109,11 +114,15 @@ def train_travel(session: Session, *, profile: str = "laredo", legs: list[Leg] |
     return Trained("travel", pred, len(legs), metrics, TRAVEL_FEATURES)
 
 
-def train_service(session: Session, *, visits: list[VisitRow] | None = None, days: set[date] | None = None) -> Trained:
-    visits = visits if visits is not None else visits_of(driven_routes(session, days=days))
-    if len(visits) < MIN_ROWS:
-        raise NotEnoughHistory(f"only {len(visits)} completed visits recorded (need at least {MIN_ROWS}): record "
-                               "some days first (real ones, or `lastmile learn --simulate-history N`)")
+def train_service(session: Session, *, visits: list[VisitRow] | None = None, days: set[date] | None = None,
+                  min_rows: int = MIN_ROWS) -> Trained:
+    return fit_service(visits if visits is not None else visits_of(driven_routes(session, days=days)),
+                       min_rows=min_rows)
+
+
+def fit_service(visits: list[VisitRow], *, min_rows: int = MIN_ROWS) -> Trained:
+    """The service model from completed visits (the last fifth of their days validates)."""
+    _enough(len(visits), "completed visits", min_rows)
     before, customers = customer_history(visits)
     X = service_matrix([v.visit for v in visits], customers, history=before)
     planned = np.array([max(v.visit.planned_s, 30) for v in visits], np.float64)
@@ -134,16 +143,23 @@ def train_service(session: Session, *, visits: list[VisitRow] | None = None, day
     return Trained("service", pred, len(visits), metrics, SERVICE_FEATURES)
 
 
+def _enough(n: int, what: str, min_rows: int = MIN_ROWS) -> None:
+    if n < max(min_rows, 2):
+        raise NotEnoughHistory(f"only {n} {what} recorded (need at least {max(min_rows, 2)}): record some days first "
+                               "(real ones, or `lastmile learn --simulate-history N`)")
+
+
 def train(session: Session, kinds: tuple[str, ...] = ("travel", "service"), *, profile: str = "laredo",
-          days: set[date] | None = None) -> list[LearnedModel]:
+          days: set[date] | None = None, min_rows: int = MIN_ROWS) -> list[LearnedModel]:
     """Train and store the next version of each kind (flushes; the caller commits)."""
     routes = driven_routes(session, days=days)
     out = []
     for kind in kinds:
         if kind == "travel":
-            t = train_travel(session, profile=profile, legs=legs_of(routes, profile_named(profile)), days=days)
+            t = train_travel(session, profile=profile, legs=legs_of(routes, profile_named(profile)), days=days,
+                             min_rows=min_rows)
         elif kind == "service":
-            t = train_service(session, visits=visits_of(routes), days=days)
+            t = train_service(session, visits=visits_of(routes), days=days, min_rows=min_rows)
         else:
             raise ValueError(f"unknown model kind {kind!r}; choose travel or service")
         out.append(store.save(session, kind, t.predictor, training_rows=t.rows, features=list(t.features),
@@ -152,4 +168,5 @@ def train(session: Session, kinds: tuple[str, ...] = ("travel", "service"), *, p
     return out
 
 
-__all__ = ["NotEnoughHistory", "Trained", "split_days", "train", "train_service", "train_travel"]
+__all__ = ["NotEnoughHistory", "Trained", "fit_service", "fit_travel", "split_days", "train", "train_service",
+           "train_travel"]

@@ -87,7 +87,7 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     serve = {s.id: frozenset(v.id for v in problem.vehicles if ctx.can_serve(v, s)) for s in problem.stops
              if s.id in elig.allowed}
     backend = backend_for(options.backend, problem)
-    timed = bool(model.profile.zones) or model.profile.border is not None
+    timed = bool(model.profile.zones) or model.profile.border is not None or isinstance(model, LearnedTravelModel)
 
     departs = _expected_departures(ctx)
     cuts: dict[str, int] = {}
