@@ -4,7 +4,7 @@ and live ETAs that use the newest model when there is one."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pytest
@@ -180,5 +180,3 @@ def test_the_plan_job_uses_the_newest_travel_model(db, published_day):
                 "oside": np.array([1.0])}
         assert model.factors(cols)[0] == pytest.approx(1.5, rel=0.02)
 
-
-_ = timedelta
