@@ -13,10 +13,11 @@ static estimate, border crossing) plus what the area says about the roads:
 * the static model's pace (seconds per straight-line metre).
 
 Service (per stop visit): parcels, weight, cash on delivery, pickup or delivery,
-the planned service time, time of day, weekday, building type (from the address
-text: apartment, business, house), the customer's history (earlier visits and
-their mean dwell ratio, keyed by a hash of the phone / e-mail / address -- no raw
-contact data in the model) and whether this is the customer's first visit.
+the planned service time, time of day, weekday, building type (from the address and
+instructions: apartment, business, gated community, house), the customer's history
+(earlier visits and their mean dwell ratio, keyed by a hash of the phone / e-mail /
+address -- no raw contact data in the model) and whether this is the customer's first
+visit.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ TRAVEL_FEATURES = (*LEG_COLUMNS, "o_i35_m", "d_i35_m", "m_i35_m", "o_bridge_m", 
                    "o_speed", "d_speed", "m_speed")
 SERVICE_FEATURES = ("parcels", "kg", "cod", "pickup", "planned_s", "tod_h", "weekday", "building",
                     "cust_visits", "cust_ratio", "first_visit", "lat", "lon")
-BUILDINGS = {"house": 0, "apartment": 1, "business": 2}
+BUILDINGS = {"house": 0, "apartment": 1, "business": 2, "gated community": 3}
 
 
 def _xy(lat: np.ndarray, lon: np.ndarray, lat0: float = 27.5) -> tuple[np.ndarray, np.ndarray]:
@@ -146,15 +147,18 @@ def travel_matrix(cols: dict[str, np.ndarray], speed: SpeedMap) -> np.ndarray:
 _APARTMENT = re.compile(r"\b(apt|apto|apartment|departamento|depto|unit|suite|ste|piso|interior|int\.?)\b|#\s*\d",
                         re.IGNORECASE)
 _BUSINESS = re.compile(r"\b(plaza|mall|center|centre|centro comercial|local|oficina|office|store|tienda|"
-                       r"hospital|clinic|cl[ií]nica|school|escuela|warehouse|bodega|park|parque industrial|"
-                       r"inc|llc|s\.?a\.?)\b", re.IGNORECASE)
+                       r"hospital|clinic|cl[ií]nica|school|escuela|warehouse|bodega|parque industrial|"
+                       r"front desk|reception|recepci[oó]n|inc|llc)\b", re.IGNORECASE)
+_GATED = re.compile(r"\b(gated|guard house|privada|caseta|fraccionamiento|coto)\b", re.IGNORECASE)
 
 
 def building_type(address: str, explicit: str | None = None) -> int:
-    """House, apartment or business: the order's own building type when it has one,
-    else guessed from the address text."""
+    """House, apartment, business or gated community: the order's own building type
+    when it has one, else guessed from the address and delivery instructions."""
     if explicit and explicit.lower() in BUILDINGS:
         return BUILDINGS[explicit.lower()]
+    if _GATED.search(address or ""):
+        return BUILDINGS["gated community"]
     if _APARTMENT.search(address or ""):
         return BUILDINGS["apartment"]
     if _BUSINESS.search(address or ""):

@@ -140,8 +140,9 @@ class LearnedTravelModel:
         return learned
 
     def _at(self, depart: float) -> tuple[int, float]:
-        """(grid piece, fraction into it) for a departure, clamped to the grid."""
-        t = float(depart) % DAY if depart >= DAY or depart < 0 else float(depart)
+        """(grid piece, fraction into it) for a departure, clamped to the grid (the edge
+        values hold outside it: still FIFO)."""
+        t = float(depart)
         if t <= self.grid[0]:
             return 0, 0.0
         if t >= self.grid[-1]:
