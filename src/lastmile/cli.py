@@ -239,7 +239,7 @@ def demo(
     orders: Annotated[int, typer.Option(min=1, max=5000, help="orders of the day (about 5 % arrive during it)")] = 300,
     drivers: Annotated[int, typer.Option(min=1, max=18, help="drivers on shift")] = 15,
     seed: Annotated[int, typer.Option(min=0, help="which simulated day")] = 1,
-    time_limit: Annotated[float, typer.Option("--time-limit", min=0.5, max=600, help="seconds to optimize")] = 15.0,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.5, max=600, help="seconds to optimize")] = 10.0,
     port: Annotated[int, typer.Option(min=1, max=65535, help="the server's port")] = 8000,
     data_dir: Annotated[Path, typer.Option("--data-dir", help="the demo's database and files (wiped and "
                                                               "re-created on every run)")] = Path("out/demo"),

@@ -86,3 +86,21 @@ def test_refused_in_production():
         else:
             os.environ["LASTMILE_ENV"] = before
     assert clock_mod.sim_clock() is None
+
+
+def test_a_clock_file_moves_every_process_that_reads_it(tmp_path):
+    from lastmile.kit.time import FileClock, write_clock_file
+
+    path = tmp_path / "clock"
+    fc = use_clock(FileClock(path))
+    assert abs((utcnow() - datetime.now(UTC)).total_seconds()) < 2  # no file yet: real time
+    write_clock_file(path, SimClock(START, speed=0))  # held at START
+    time.sleep(FileClock.CHECK_S + 0.05)
+    assert utcnow() == START
+    out = _child_now({"LASTMILE_SIM_CLOCK": fc.env_value(), "LASTMILE_ENV": "development"})
+    assert out.returncode == 0, out.stderr
+    assert datetime.fromisoformat(out.stdout.strip()) == START
+    later = START + timedelta(hours=2)
+    write_clock_file(path, SimClock(later, speed=30))  # moved on, and running
+    time.sleep(FileClock.CHECK_S + 0.05)
+    assert later <= utcnow() <= later + timedelta(seconds=60)

@@ -74,9 +74,7 @@ def outcome(api: Api, db: Any, settings: Any, seeded: Seeded, day_iso: str, stat
         broken = {rid: r.broken for rid, r in chains.items() if not r.ok}
         sent = dict(s.execute(select(Notification.kind, func.count()).where(
             Notification.organization_id == seeded.org_id, Notification.status == "sent").group_by(Notification.kind)).all())
-        dups = s.execute(select(Event.type, Event.subject_id, Event.at, func.count()).where(
-            Event.organization_id == seeded.org_id).group_by(Event.type, Event.subject_type, Event.subject_id, Event.at)
-            .having(func.count() > 1)).all()
+        dups = duplicate_events(s, seeded.org_id)
         events = s.scalar(select(func.count()).select_from(Event).where(Event.organization_id == seeded.org_id))
     kpi_rows = api.get("/analytics/kpis", token=seeded.dispatcher_token,
                        params={"start": day_iso, "end": day_iso})["rows"]
@@ -98,6 +96,27 @@ def outcome(api: Api, db: Any, settings: Any, seeded: Seeded, day_iso: str, stat
                              "proposals_applied_by_dispatcher": stats.proposals_applied,
                              "proposals_stale": stats.proposals_stale}
     return out
+
+
+ONCE = ("order.created", "order.delivered", "order.returned", "stop.done", "stop.arrived", "pod.recorded",
+        "route.started", "route.finished")
+
+
+def duplicate_events(session: Any, organization_id: str) -> list[tuple[str, str, int]]:
+    """The same fact recorded twice: an event identical to another (type, subject and
+    data), or a second event of a kind that happens once per subject (an order is
+    delivered once, a route starts once ...)."""
+    from sqlalchemy import String, cast
+
+    from ..events.models import Event
+
+    same = session.execute(select(Event.type, Event.subject_id, func.count()).where(
+        Event.organization_id == organization_id).group_by(
+        Event.type, Event.subject_type, Event.subject_id, cast(Event.data, String)).having(func.count() > 1)).all()
+    once = session.execute(select(Event.type, Event.subject_id, func.count()).where(
+        Event.organization_id == organization_id, Event.type.in_(ONCE)).group_by(
+        Event.type, Event.subject_type, Event.subject_id).having(func.count() > 1)).all()
+    return sorted({(t, sid, n) for t, sid, n in [*same, *once]})
 
 
 def pct(x: float | None) -> str:

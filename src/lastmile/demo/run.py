@@ -33,7 +33,7 @@ class Options:
     drivers: int = 15
     hours: float = 12.5
     speed: float = 30.0
-    time_limit: float = 15.0
+    time_limit: float = 10.0
     port: int = 8000
     host: str = "127.0.0.1"
     mqtt: str | None = None  # host:port of an MQTT broker (OwnTracks positions)
@@ -95,10 +95,12 @@ Say = Callable[[str, float], None]
 
 
 def seed_and_plan(api: Any, db: Any, settings: Any, day: Any, opts: Options, say: Say,
-                  run_jobs: Callable[[], None] | None, sources: Callable[[int], str]) -> tuple[Any, dict[str, Any]]:
-    """Seed through the API, plan with ``POST /plans`` (the job runs on the queue: in a
-    thread of this process when ``run_jobs`` is given, else in ``lastmile worker``) and
-    publish. Returns (seeded ids, the published plan)."""
+                  sources: Callable[[int], str]) -> tuple[Any, dict[str, Any]]:
+    """Seed through the API, plan with ``POST /plans`` and publish. The plan's job is
+    queued as always; this process runs that same job function at once (a worker's
+    idle poll could wait seconds) and the queued copy then finds it claimed and does
+    nothing. Returns (seeded ids, the published plan)."""
+    from ..dispatch.service import run_plan
     from .seed import seed_fleet, seed_orders
 
     seeded = seed_fleet(api, db, settings, day, sources=sources, progress=lambda m, f: say(f"seeding: {m}", 0.3 * f))
@@ -106,9 +108,8 @@ def seed_and_plan(api: Any, db: Any, settings: Any, day: Any, opts: Options, say
     plan = api.post("/plans", token=seeded.dispatcher_token, json={
         "date": day.date.isoformat(), "depot_ids": list(seeded.depot_ids.values()),
         "options": {"time_limit_s": opts.time_limit, "seed": opts.seed, "balance": 1.0}})
-    worker = threading.Thread(target=run_jobs, daemon=True) if run_jobs else None
-    if worker:
-        worker.start()
+    job = threading.Thread(target=run_plan, args=(db, plan["id"]), daemon=True)
+    job.start()
     t0 = time.monotonic()
     while True:
         plan = api.get(f"/plans/{plan['id']}", token=seeded.dispatcher_token)
@@ -116,10 +117,9 @@ def seed_and_plan(api: Any, db: Any, settings: Any, day: Any, opts: Options, say
         if plan["status"] in ("done", "failed"):
             break
         if time.monotonic() - t0 > opts.time_limit * 4 + 120:
-            raise RuntimeError("the plan job did not finish; is the job worker running?")
+            raise RuntimeError("the plan job did not finish")
         time.sleep(0.25)
-    if worker:
-        worker.join()
+    job.join()
     if plan["status"] != "done":
         raise RuntimeError(f"planning failed: {plan.get('message')}")
     plan = api.post(f"/plans/{plan['id']}/publish", token=seeded.dispatcher_token)
@@ -188,10 +188,10 @@ def headless(opts: Options, console: Any, progress: Any = None) -> dict[str, Any
     db.migrate()
     jobs = StepWorker()
     say = progress or (lambda m, f: None)
-    with TestClient(create_app(settings, db), base_url=f"http://{opts.host}:{opts.port}") as client:
+    with TestClient(create_app(settings.model_copy(update={"auto_migrate": False}), db),
+                    base_url=f"http://{opts.host}:{opts.port}") as client:
         api = Api(client)
-        seeded, plan = seed_and_plan(api, db, settings, day, opts, say, run_jobs=lambda: jobs.drain(clock.now()),
-                                     sources=lambda i: ("osmand", "app")[i % 2])
+        seeded, plan = seed_and_plan(api, db, settings, day, opts, say, sources=lambda i: ("osmand", "app")[i % 2])
         jobs.drain(clock.now())
         w, drivers, _ = make_agents(api, day, seeded, Publisher(api), start_s, end_s, opts.ping_s or 60.0)
         tl = w.timeline
@@ -237,6 +237,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM when the demo process dies, however it dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 class Children:
     """The processes the demo starts (server, job worker, MQTT ingest); stopped by their
     own ids when the demo ends."""
@@ -248,7 +267,7 @@ class Children:
     def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 -- kept open for the child's lifetime
         p = subprocess.Popen([sys.executable, "-m", "lastmile.cli", *args], stdout=out, stderr=subprocess.STDOUT,
-                             env=os.environ.copy())
+                             env=os.environ.copy(), preexec_fn=_die_with_parent)
         self.procs.append((name, p))
         return p
 
@@ -287,6 +306,8 @@ def live(opts: Options, console: Any, progress_factory: Any) -> None:
     import httpx
     from fastapi.testclient import TestClient
 
+    if not port_free(opts.host, opts.port):
+        raise SystemExit(f"port {opts.port} on {opts.host} is in use (another lastmile?): choose one with --port")
     reused = fresh_data_dir(opts.data_dir, reuse=opts.reuse)
     if reused:
         raise SystemExit("--reuse: not supported yet for a live day; run without it to start clean")
@@ -294,7 +315,7 @@ def live(opts: Options, console: Any, progress_factory: Any) -> None:
     from ..app import create_app
     from ..config import get_settings
     from ..db import database_for
-    from ..kit.time import CLOCK_ENV, SimClock, at_seconds, use_clock
+    from ..kit.time import CLOCK_ENV, FileClock, SimClock, at_seconds, use_clock, write_clock_file
     from .adapter import demo_day
     from .agents import Publisher
     from .api import Api
@@ -302,8 +323,12 @@ def live(opts: Options, console: Any, progress_factory: Any) -> None:
     wall = time.monotonic()
     day = demo_day(opts.seed, orders=opts.orders, drivers=opts.drivers, day=opts.day)
     start_s, end_s = day_window(day, opts.hours)
-    clock = use_clock(SimClock(at_seconds(day.date, day.zone, start_s), speed=opts.speed))
-    os.environ[CLOCK_ENV] = clock.env_value()  # the server, the worker and the ingest run on it too
+    # One clock for every process, in a file: held at the start of the day while the day is
+    # set up, then let run from just before the first van leaves.
+    clock_file = opts.data_dir.resolve() / "clock"
+    write_clock_file(clock_file, SimClock(at_seconds(day.date, day.zone, start_s), speed=0))
+    clock = use_clock(FileClock(clock_file))
+    os.environ[CLOCK_ENV] = clock.env_value()  # the server, the worker and the ingest read it too
     settings = get_settings()
     db = database_for(settings)
     db.migrate()
@@ -317,16 +342,21 @@ def live(opts: Options, console: Any, progress_factory: Any) -> None:
     mqtt_client = None
     try:
         children.start("server", ["serve", "--host", opts.host, "--port", str(opts.port)])
-        children.start("worker", ["worker", "--workers", "2"])
         if opts.mqtt:
             mhost, _, mport = opts.mqtt.partition(":")
             children.start("ingest-mqtt", ["ingest-mqtt", "--host", mhost, "--port", mport or "1883"])
         n_src = ("osmand", "app", "owntracks") if opts.mqtt else ("osmand", "app")
-        with progress_factory() as say, TestClient(create_app(settings, db), base_url=base) as client:
-            seeded, plan = seed_and_plan(Api(client), db, settings, day, opts, say, run_jobs=None,
+        with progress_factory() as say, \
+                TestClient(create_app(settings.model_copy(update={"auto_migrate": False}), db), base_url=base) as client:
+            seeded, plan = seed_and_plan(Api(client), db, settings, day, opts, say,
                                          sources=lambda i: n_src[i % len(n_src)])
+            children.start("worker", ["worker", "--workers", "2"])
             say("starting the server", 1.0)
             wait_healthy(base, children)
+        departs = [sim_seconds(day, datetime.fromisoformat(r["depart_at"].replace("Z", "+00:00")))
+                   for r in plan.get("routes") or [] if r.get("depart_at")]
+        go = max(start_s, int(min(departs, default=start_s)) - 4 * 60)
+        write_clock_file(clock_file, SimClock(at_seconds(day.date, day.zone, go), speed=opts.speed))
         api = Api(httpx.Client(base_url=base, timeout=60))
         if opts.mqtt:
             mqtt_client = _mqtt(opts.mqtt)
@@ -334,7 +364,7 @@ def live(opts: Options, console: Any, progress_factory: Any) -> None:
         ready_s = time.monotonic() - wall
         _print_links(console, base, links, seeded, plan, ready_s, opts)
         w, drivers, _ = make_agents(api, day, seeded, Publisher(api, mqtt_client), start_s, end_s,
-                                    opts.ping_s or max(15.0, opts.speed))
+                                    opts.ping_s or max(30.0, 2 * opts.speed))
         _pace(w, drivers, clock, day, end_s, opts, console, children)
         from .outcome import outcome, print_outcome
 

@@ -97,9 +97,30 @@ def seed_fleet(api: Api, db: Any, settings: Any, day: DemoDay, *, sources: Calla
         if sh.reattempt:
             api.patch(f"/shippers/{shipper['id']}/pod-rules", token=admin, json={"reattempt": sh.reattempt})
     say("depots and shippers", 0.1)
-    for i, spec in enumerate(day.drivers):
-        out.drivers[spec.key] = _driver(api, admin, day, spec, out, sources(i) if sources else "app")
-        say(f"drivers {i + 1}/{len(day.drivers)}", 0.1 + 0.4 * (i + 1) / len(day.drivers))
+    # several at once: each login's password hash (argon2) is deliberately slow
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(_driver, api, admin, day, spec, out, sources(i) if sources else "app")
+                   for i, spec in enumerate(day.drivers)]
+        for i, (spec, fut) in enumerate(zip(day.drivers, futures, strict=True)):
+            out.drivers[spec.key] = fut.result()
+            say(f"drivers {i + 1}/{len(day.drivers)}", 0.1 + 0.4 * (i + 1) / len(day.drivers))
+    tokens = _tokens(db, settings, [d.user_id for d in out.drivers.values()])
+    for d in out.drivers.values():
+        d.token = tokens[d.user_id]
+    return out
+
+
+def _tokens(db: Any, settings: Any, user_ids: list[str]) -> dict[str, str]:
+    """Each simulated phone's bearer token, as its login would issue it (issued directly:
+    checking fifteen passwords would only repeat the login the dispatcher's token took)."""
+    from ..auth.models import User
+    from ..auth.service import issue_token
+
+    with db.session() as s:
+        out = {uid: issue_token(s, settings, s.get(User, uid), "bearer")[0] for uid in user_ids}
+        s.commit()
     return out
 
 
@@ -128,7 +149,7 @@ def _driver(api: Api, admin: str, day: DemoDay, spec: DriverSpec, out: Seeded, s
                           "latest": iso(spec.break_latest_s or spec.shift_end_s), "duration_s": spec.break_s}
     sh = api.post("/shifts", token=admin, json=shift)
     seeded = SeededDriver(key=spec.key, name=spec.name, email=email, driver_id=drv["id"], user_id=user["id"],
-                          token=_login(api, email), shift_id=sh["id"], vehicle_id=veh["id"], depot_id=depot_id,
+                          token="", shift_id=sh["id"], vehicle_id=veh["id"], depot_id=depot_id,
                           source=source)
     if source in ("osmand", "owntracks"):
         body: dict[str, Any] = {"driver_id": drv["id"], "kind": source, "name": f"{spec.name}'s phone"}

@@ -6,6 +6,9 @@ unless a simulation clock is configured (the demo runs a day faster than real ti
 - across processes, ``LASTMILE_SIM_CLOCK="<sim start, ISO 8601>@<real start, Unix s>x<speed>"``,
   e.g. ``2026-11-25T13:40:00+00:00@1764100000.0x30``: the server workers, the job worker,
   the MQTT ingest and the simulator started with the same value agree on the time;
+- or ``LASTMILE_SIM_CLOCK="file:<path>"``: the same value read from a file, re-read when it
+  changes (checked at most every quarter second), so one process can hold, move or
+  speed up every process's clock (the live demo holds it while it sets up, then runs it);
 - in one process, ``use_clock(SimClock(...))`` and then ``clock.set(t)`` / ``clock.advance(s)``
   step it (the headless demo runs a day at full speed this way).
 
@@ -89,7 +92,53 @@ class SimClock:
                              "e.g. 2026-11-25T13:40:00+00:00@1764100000x30") from None
 
 
-_clock: SimClock | None = None
+class FileClock:
+    """The clock written in a file (``<ISO start>@<Unix real start>x<speed>``); until the
+    file exists, real time. Write it with :func:`write_clock_file` (atomic)."""
+
+    CHECK_S = 0.25
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+        self._clock: SimClock | None = None
+        self._stamp: int | None = None
+        self._checked = -1e9
+
+    def current(self) -> SimClock | None:
+        now = _time.monotonic()
+        if now - self._checked < self.CHECK_S:
+            return self._clock
+        with self._lock:
+            self._checked = now
+            try:
+                stamp = os.stat(self.path).st_mtime_ns
+            except FileNotFoundError:
+                self._clock, self._stamp = None, None
+                return None
+            if stamp != self._stamp:
+                with open(self.path, encoding="utf-8") as f:
+                    self._clock = SimClock.parse(f.read())
+                self._stamp = stamp
+            return self._clock
+
+    def now(self) -> datetime:
+        clock = self.current()
+        return datetime.now(UTC) if clock is None else clock.now()
+
+    def env_value(self) -> str:
+        return f"file:{self.path}"
+
+
+def write_clock_file(path: str | os.PathLike[str], clock: SimClock) -> None:
+    """Publish ``clock`` to every process reading ``path`` (replaced atomically)."""
+    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(clock.env_value())
+    os.replace(tmp, path)
+
+
+_clock: SimClock | FileClock | None = None
 _loaded = False
 
 
@@ -97,17 +146,20 @@ def _production() -> bool:
     return os.environ.get("LASTMILE_ENV", "").strip().lower() == "production"
 
 
-def _load() -> SimClock | None:
+def _load() -> SimClock | FileClock | None:
     global _clock, _loaded
     value = os.environ.get(CLOCK_ENV, "").strip()
     if value and _production():
         raise SimClockRefused(f"{CLOCK_ENV} (a simulation clock) is refused in production")
-    _clock = SimClock.parse(value) if value else None
+    if value.startswith("file:"):
+        _clock = FileClock(value[5:])
+    else:
+        _clock = SimClock.parse(value) if value else None
     _loaded = True
     return _clock
 
 
-def use_clock(clock: SimClock | None) -> SimClock | None:
+def use_clock(clock: SimClock | FileClock | None) -> SimClock | FileClock | None:
     """Make ``clock`` this process's "now" (``None``: the wall clock again)."""
     global _clock, _loaded
     if clock is not None and _production():
@@ -116,7 +168,7 @@ def use_clock(clock: SimClock | None) -> SimClock | None:
     return clock
 
 
-def sim_clock() -> SimClock | None:
+def sim_clock() -> SimClock | FileClock | None:
     """The simulation clock in use, or ``None`` for real time."""
     return _clock if _loaded else _load()
 
