@@ -220,11 +220,16 @@ def test_a_draft_plan_is_edited_then_published_as_edited(client, world, db):
     day = client.get("/console/day", params={"plan_id": plan}, headers=h).json()
     assert [u["order_id"] for u in day["draft"]["unassigned"]] == [o[(2, 4)]]
     assert day["draft"]["stats"]["assigned"] == 7
-    # 4. split the draft's route 2 tail to a third driver
+    # 4. split the draft's route 2 tail to a third driver (free in the draft, and live too)
     shift = _third_shift(db, world)
+    free = client.get("/dispatch/free-shifts", params={"plan_id": plan}, headers=h).json()["shifts"]
+    assert [x["shift_id"] for x in free] == [shift]
+    live_free = client.get("/dispatch/free-shifts", params={"date": TODAY.isoformat()}, headers=h).json()["shifts"]
+    assert len(live_free) == 3  # no route is published yet
     r = client.post("/routes/split", json={"route_id": r2, "from_position": 3, "to_shift_id": shift}, headers=h)
     assert r.status_code == 200, r.text
     r3 = r.json()["new_route_id"]
+    assert client.get("/dispatch/free-shifts", params={"plan_id": plan}, headers=h).json()["shifts"] == []
     expect = {r1: [o[(1, 4)], o[(1, 1)], o[(1, 3)]], r2: [o[(1, 2)], o[(2, 1)]], r3: [o[(2, 2)], o[(2, 3)]]}
     assert {rid: _live_seq(db, rid) for rid in expect} == expect
     # 5. a merge in the draft

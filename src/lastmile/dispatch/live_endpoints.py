@@ -123,12 +123,20 @@ def apply_merge(body: MergeIn, session: SessionDep, p: Principal = Depends(staff
 
 @router.get("/dispatch/free-shifts")
 def free_shifts(session: SessionDep, p: Principal = Depends(staff),
-                date: Annotated[ServiceDate | None, Query()] = None) -> dict[str, Any]:
-    """Drivers on shift (and available) that day with no route yet: where a split can go."""
+                date: Annotated[ServiceDate | None, Query()] = None,
+                plan_id: Annotated[Id | None, Query(description="a draft plan: drivers with no route in it")] = None,
+                ) -> dict[str, Any]:
+    """Drivers on shift (and available) that day with no live route yet (or none in the
+    draft ``plan_id``): where a split can go."""
     from .alert_endpoints import _today
     from .reshape import shifts_free
 
-    return {"shifts": shifts_free(session, p.organization_id, date or _today(session, p.organization_id))}
+    if plan_id is not None:
+        from .models import Plan
+
+        plan = get_in_org(session, Plan, plan_id, p.organization_id, "plan")
+        date = plan.date
+    return {"shifts": shifts_free(session, p.organization_id, date or _today(session, p.organization_id), plan_id)}
 
 
 @router.post("/orders/{order_id}/priority")

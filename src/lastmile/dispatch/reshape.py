@@ -230,14 +230,16 @@ def reshape(session: Session, p: Principal, kind: str, body: dict[str, Any], *, 
         session.expire_all()
 
 
-def shifts_free(session: Session, organization_id: str, day: Any) -> list[dict[str, Any]]:
-    """Drivers on shift that day (and available) with no live or draft route yet: who a
-    route can be split to."""
+def shifts_free(session: Session, organization_id: str, day: Any, plan_id: str | None = None) -> list[dict[str, Any]]:
+    """Drivers on shift that day (and available) with no live route yet -- or, with
+    ``plan_id``, no route in that draft plan: who a route can be split to."""
     from ..fleet.models import Driver, Vehicle
 
-    taken = set(session.scalars(select(Route.shift_id).join(Plan, Plan.id == Route.plan_id).where(
-        Route.organization_id == organization_id, Plan.date == day, Route.status != "finished",
-        Route.shift_id.is_not(None), (Route.published.is_(True)) | (Plan.status == "done"))))
+    q = select(Route.shift_id, Route.driver_id).join(Plan, Plan.id == Route.plan_id).where(
+        Route.organization_id == organization_id, Plan.date == day, Route.status != "finished")
+    q = q.where(Route.plan_id == plan_id) if plan_id else q.where(Route.published.is_(True))
+    rows_taken = session.execute(q).all()
+    taken = {x for x, _ in rows_taken if x} | {d for _, d in rows_taken if d}
     rows = session.execute(
         select(Shift, Driver.name, Vehicle.name).join(Driver, Driver.id == Shift.driver_id)
         .join(Vehicle, Vehicle.id == Shift.vehicle_id)
@@ -245,4 +247,5 @@ def shifts_free(session: Session, organization_id: str, day: Any) -> list[dict[s
         .order_by(Shift.start_at, Shift.id)).all()
     return [{"shift_id": sh.id, "driver_id": sh.driver_id, "driver_name": dn, "vehicle_id": sh.vehicle_id,
              "vehicle_name": vn, "depot_id": sh.depot_id, "start_at": moves.live._iso(sh.start_at),
-             "end_at": moves.live._iso(sh.end_at)} for sh, dn, vn in rows if sh.id not in taken]
+             "end_at": moves.live._iso(sh.end_at)} for sh, dn, vn in rows
+            if sh.id not in taken and sh.driver_id not in taken]

@@ -630,7 +630,7 @@ async function openReshape(kind, { routeId, from = "" }) {
         #${s.seq} ${esc(s.reference || s.order_id)} · ${esc(s.name)}${s.locked ? ` · 🔒 ${esc(t("stop.locked"))}` : ""}</label></li>`;
     }).join("");
     try {
-      const free = await get("/dispatch/free-shifts", { date: state.day });
+      const free = await get("/dispatch/free-shifts", { date: state.day, plan_id: r.published ? undefined : r.plan_id });
       options = options.concat(free.shifts.map((f) => `<option value="shift:${f.shift_id}">${esc(t("split.new", { driver: f.driver_name, vehicle: f.vehicle_name }))}</option>`));
     } catch (e) { console.warn("free shifts", e); }
   }
