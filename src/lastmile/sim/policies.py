@@ -15,7 +15,8 @@ from the truth is what a customer *answers* to a notification.
   feasible insertion from where each driver is. Every half hour it re-times each
   route from where its driver is; a route falling behind (a stop that will be
   late, a shift overrun) has its late stops moved wherever they fit without
-  making anything late, its own route included. ``service_scale`` multiplies the
+  making anything late, its own route included; and a driver about to set off
+  for a door that opens only long after they would get there has that stop moved. ``service_scale`` multiplies the
   nominal service times it plans with: what a previous day's dwell times say
   (``history_service_scale``: another seed's day played by the naive dispatcher,
   actual over nominal time at the door) -- the one thing it learns from history.
@@ -263,8 +264,10 @@ class LastmilePolicy:
         self._repair(day, None)
 
     def before_leg(self, day: DayState, ds: DriverState) -> None:
-        """The driver is about to set off: if their route from here has fallen behind
-        (or starts with a long wait for a window), fix it first."""
+        """The driver is about to set off: if the next door only opens long after they
+        would get there (a window missed, the next one hours away), move that stop
+        first. Lateness is left to the half-hourly check: repairing on every leg
+        moved stops back and forth for a few minutes and drove ~8 % more."""
         assert self.planner is not None
         if not ds.queue:
             return
@@ -272,9 +275,8 @@ class LastmilePolicy:
         if ds.id not in seqs:
             return
         tm = schedule(ctx, ctx.vehicles[ds.id], seqs[ds.id], departs[ds.id])
-        if tm.ok and not _long_wait(tm):
-            return
-        self._repair(day, (ds.id,), (ctx, seqs, departs))
+        if _long_wait(tm):
+            self._repair(day, (ds.id,), (ctx, seqs, departs))
 
     def _repair(self, day: DayState, only: tuple[str, ...] | None, live: Any = None) -> None:
         """Move the stops that make a route late, overrun its shift, or wait long at
