@@ -103,8 +103,9 @@ def main() -> None:
         base.append(out["naive"])
         print(_row(f"seed {seed} lastmile", out["lastmile"]))
         print(_row(f"seed {seed} naive", out["naive"]))
-        print(f"{'':<18} ({time.perf_counter() - t1:.0f} s; lastmile planning {out['lastmile']['plan_s']:.0f} s; "
-              f"service times x{out['service_scale']:.2f} learned from the day before)")
+        how = ("nominal service times" if args.nominal else
+               f"service times x{out['service_scale']:.2f} learned from the day before")
+        print(f"{'':<18} ({time.perf_counter() - t1:.0f} s; lastmile planning {out['lastmile']['plan_s']:.0f} s; {how})")
     a, b = _total(ours), _total(base)
     print(_row("all lastmile", a))
     print(_row("all naive", b))
