@@ -729,7 +729,9 @@ def test_the_queue_belongs_to_the_driver_who_made_it(phone, live, jpeg, page_err
     assert waiting(page) == 1
     _sign_out(page)
     note = page.locator(".others-waiting")
-    assert "1 acciones de otro conductor" in note.inner_text()
+    assert "Hay 1 acción de otro conductor" in note.inner_text()
+    fits(page)
+    screenshot(page, "driver-login-others-queue-es")
     page.context.set_offline(False)
     sign_in(page, b["email"])
     page.wait_for_timeout(1500)  # B's session is up and its (empty) queue has been flushed

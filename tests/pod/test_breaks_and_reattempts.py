@@ -179,10 +179,10 @@ def test_migration_0014_down_and_up_keeps_breaks_taken_before_it(client, world, 
         command.upgrade(cfg, "heads")
         conn.commit()
     with db.engine.connect() as conn:
-        rows = conn.execute(text("SELECT planned, ended_at IS NOT NULL, start_action FROM pod_driver_breaks "
-                                 "WHERE route_id = :r ORDER BY started_at, start_action"), {"r": rid}).all()
-    assert [(bool(p), bool(e)) for p, e, _ in rows] == [(False, True), (True, False)]
-    assert {a for _, _, a in rows} == {res[0]["id"], res[2]["id"]}
+        rows = conn.execute(text("SELECT planned, ended_at IS NOT NULL, start_action, end_action "
+                                 "FROM pod_driver_breaks WHERE route_id = :r"), {"r": rid}).all()
+    assert {a: (bool(p), bool(e), end) for p, e, a, end in rows} == {
+        res[0]["id"]: (False, True, res[1]["id"]), res[2]["id"]: (True, False, None)}
     view = today(client, h)["routes"][0]
     assert view["on_break"]["planned"] is True
 

@@ -260,7 +260,7 @@ function after() {
 function loginScreen() {
   return `<form class="card login" data-form="login">
     <h1>${t("login_title")}</h1>
-    ${S.othersWaiting ? `<p class="note others-waiting">${t("others_waiting", { n: S.othersWaiting })}</p>` : ""}
+    ${S.othersWaiting ? `<p class="note others-waiting">${S.othersWaiting === 1 ? t("others_waiting_one") : t("others_waiting", { n: S.othersWaiting })}</p>` : ""}
     <label>${t("email")}<input name="email" type="email" autocomplete="username" required inputmode="email"></label>
     <label>${t("password")}<input name="password" type="password" autocomplete="current-password" required></label>
     <p class="error" id="login-error" hidden></p>
@@ -629,6 +629,7 @@ async function onAct(el) {
     S.today = null;
     S.messages = {};
     S.routeId = null;
+    if (source) { source.close(); source = null; }  // the next driver's stream is opened with their session
     await sync.setUser(null);
     await refreshPending();
     await store.setKV("me", null);
@@ -703,7 +704,7 @@ async function onSubmit(form) {
       await login(form.email.value.trim(), form.password.value);
       localStorage.removeItem(SIGNED_OUT);
       await whoAmI();
-      if (S.me) { startLive(); await loadToday(); go("list"); flushAll(); }
+      if (S.me) { startLive(); startStream(); await loadToday(); go("list"); flushAll(); }
     } catch (e) {
       err.textContent = e instanceof Offline ? t("offline_login") : e instanceof HttpError && e.status === 403 ? t("not_driver") : t("bad_login");
       err.hidden = false;
