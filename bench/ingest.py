@@ -174,6 +174,25 @@ async def http_load(base: str, seconds: float, clients: int, make) -> tuple[int,
     return sent, failed, time.perf_counter() - t0
 
 
+async def warm_up(base: str, drivers: int, clients: int, make) -> float:
+    """Every driver's first fixes, not measured: a driver's first fix of the day starts
+    its live state (ETA state row, first ETAs, en route, approaching) once; the
+    figure is the sustained rate of a fleet already on the road."""
+    host, port = base.removeprefix("http://").split(":")
+    t0 = time.perf_counter()
+    todo = list(range(drivers))
+
+    async def worker() -> None:
+        conn = Conn(host, int(port))
+        while todo:
+            method, path, headers, body, _ = make(todo.pop())
+            await conn.request(method, path, headers, body)
+        conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return time.perf_counter() - t0
+
+
 def count_positions(url: str, source: str | None = None) -> int:
     import psycopg
 
@@ -183,7 +202,7 @@ def count_positions(url: str, source: str | None = None) -> int:
 
 
 def mqtt_run(url: str, data_dir: Path, seed_: dict, track: Track, total: int, publishers: int,
-             eta: bool = True) -> tuple[float, int]:
+             eta: bool = True, processes: int = 1) -> tuple[float, int]:
     """Publish ``total`` OwnTracks locations (QoS 1) from ``publishers`` clients and wait
     until ``lastmile ingest-mqtt`` has stored them. Returns (wall seconds, stored)."""
     import paho.mqtt.client as mqtt
@@ -192,17 +211,22 @@ def mqtt_run(url: str, data_dir: Path, seed_: dict, track: Track, total: int, pu
            "LASTMILE_REDIS_URL": os.environ.get("BENCH_REDIS", ""), "LASTMILE_TRACKING_ETA": str(eta).lower()}
     if not env["LASTMILE_REDIS_URL"]:
         env.pop("LASTMILE_REDIS_URL")
-    log = open(data_dir.parent / "ingest-mqtt.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "lastmile"), "ingest-mqtt", "--client-id", "",
-                             "--topic", f"owntracks/bench{seed_['run']}/#"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    procs, logs = [], []
+    share = ["--share", f"bench{seed_['run']}"] if processes > 1 else []
+    for k in range(processes):
+        log = open(data_dir.parent / f"ingest-mqtt-{k}.log", "wb")  # noqa: SIM115
+        logs.append(log)
+        procs.append(subprocess.Popen([str(Path(sys.executable).parent / "lastmile"), "ingest-mqtt", "--client-id", "",
+                                       "--topic", f"owntracks/bench{seed_['run']}/#", *share],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
     try:
-        for _ in range(1200):  # until it has subscribed (its start-up is slow on a busy machine)
-            if b"ingesting" in Path(log.name).read_bytes():
-                break
-            time.sleep(0.05)
-        else:
-            raise SystemExit(f"lastmile ingest-mqtt did not start; see {log.name}")
+        for log in logs:
+            for _ in range(1200):  # until it has subscribed (its start-up is slow on a busy machine)
+                if b"ingesting" in Path(log.name).read_bytes():
+                    break
+                time.sleep(0.05)
+            else:
+                raise SystemExit(f"lastmile ingest-mqtt did not start; see {log.name}")
         before = count_positions(url, "owntracks")
         drivers = len(seed_["topics"])
         clients = []
@@ -213,7 +237,7 @@ def mqtt_run(url: str, data_dir: Path, seed_: dict, track: Track, total: int, pu
             c.connect("127.0.0.1", 1883)
             c.loop_start()
             clients.append(c)
-        cpu0 = server_cpu_s(proc.pid)
+        cpu0 = sum(server_cpu_s(p.pid) for p in procs)
 
         def publish(p: int) -> None:
             c = clients[p]
@@ -242,18 +266,20 @@ def mqtt_run(url: str, data_dir: Path, seed_: dict, track: Track, total: int, pu
                 break  # stalled: report what arrived
             time.sleep(0.05)
         wall = time.perf_counter() - t0
-        cpu = server_cpu_s(proc.pid) - cpu0
+        cpu = sum(server_cpu_s(p.pid) for p in procs) - cpu0
         for c in clients:
             c.loop_stop()
             c.disconnect()
-        print(f"    ingest process CPU {cpu / max(stored, 1) * 1e6:6.1f} us/position")
+        print(f"    ingest CPU {cpu / max(stored, 1) * 1e6:6.1f} us/position ({processes} process(es))")
         return wall, stored
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
 
 
 def baseline(url: str, rows: int, batch: int, driver_ids: list[str], org: str) -> float:
@@ -287,6 +313,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--mqtt-messages", type=int, default=30_000)
     ap.add_argument("--publishers", type=int, default=4)
+    ap.add_argument("--mqtt-processes", type=int, default=2,
+                    help="lastmile ingest-mqtt processes sharing the subscription (MQTT 5 shared subscription)")
     ap.add_argument("--no-redis", action="store_true")
     args = ap.parse_args()
 
@@ -338,6 +366,8 @@ def main() -> None:
                      f"&timestamp={int(at.timestamp() * 1000)}&speed=16&bearing=90&accuracy=8&batt=80")
                 return ("GET", q, {}, b"", 1)
 
+            warm = asyncio.run(warm_up(base, args.drivers, args.clients, batch_req))
+            print(f"  warm-up: every driver's first batch in {warm:.1f}s (not measured)")
             for label, make, clients in (("HTTP batch", batch_req, max(2, args.clients // 2)),
                                          ("HTTP single", single_req, args.clients)):
                 before = count_positions(url)
@@ -354,7 +384,8 @@ def main() -> None:
 
         if use_mqtt:
             for label, eta in (("MQTT", True), ("MQTT no ETA", False)):
-                wall, stored = mqtt_run(url, tmp / "data", sd, track, args.mqtt_messages, args.publishers, eta)
+                wall, stored = mqtt_run(url, tmp / "data", sd, track, args.mqtt_messages, args.publishers, eta,
+                                        args.mqtt_processes)
                 results[label] = stored / wall
                 print(f"  {label:<12} {stored / wall:8.0f} positions/s   ({stored} stored of {args.mqtt_messages} "
                       f"published, {args.publishers} publishers, {wall:.1f}s until the last one was stored"

@@ -123,6 +123,7 @@ def on_position(
 
 def on_positions(
     session: Session, batch: list[tuple[str, str | None, list[Fix]]], *, settings: Settings | None = None,
+    min_wall_s: float = 0.0,
 ) -> None:
     """React to a batch of drivers' new positions: ``[(driver id, route id or None,
     fixes in time order)]`` -- the ingest pipeline's batch. Never raises for an
@@ -132,7 +133,9 @@ def on_positions(
     batches of many drivers cannot deadlock on each other's routes), and its state
     read in one query. Each fix is geofenced in time order; the ETAs are
     recomputed at most once per route and batch, from the newest fix, and only
-    when a stop changed or ``eta_refresh_s`` has passed since the last refresh."""
+    when a stop changed or ``eta_refresh_s`` has passed since the last refresh
+    (and, with ``min_wall_s``, that long in real time since this process last
+    refreshed the route: a replayed backlog is not recomputed for each 30 s of it)."""
     cfg = settings or get_settings()
     wanted = sorted({rid for _, rid, fixes in batch if rid and fixes})
     routes: dict[str, Route] = {}
@@ -172,11 +175,15 @@ def on_positions(
         if state is None:
             state = states[route.id] = RouteEtaState(route_id=route.id, break_taken=False, approached=[], logged={})
             session.add(state)
-        _on_route(session, route, state, fixes, cfg, stops_of.get(route.id))
+        _on_route(session, route, state, fixes, cfg, stops_of.get(route.id), min_wall_s)
+
+
+# route id -> when this process last refreshed its ETAs (time.monotonic), for min_wall_s
+_REFRESHED: dict[str, float] = {}
 
 
 def _on_route(session: Session, route: Route, state: RouteEtaState, fixes: list[Fix], cfg: Settings,
-              stops: list[_Stop] | None = None) -> None:
+              stops: list[_Stop] | None = None, min_wall_s: float = 0.0) -> None:
     changed = False
     newest: Fix | None = None
     for fix in fixes:
@@ -208,9 +215,15 @@ def _on_route(session: Session, route: Route, state: RouteEtaState, fixes: list[
     at = newest.at
     due = (state.refreshed_at is None or changed
            or (at - as_utc(state.refreshed_at)).total_seconds() >= cfg.eta_refresh_s)
+    if due and not changed and min_wall_s > 0:
+        due = time.monotonic() - _REFRESHED.get(route.id, -1e9) >= min_wall_s
     if due:
         stops = stops if stops is not None else _stops(session, route)
         _refresh(session, route, state, stops, LatLon(newest.lat, newest.lon), at, "position", cfg)
+        if min_wall_s > 0:
+            if len(_REFRESHED) > 50_000:
+                _REFRESHED.clear()
+            _REFRESHED[route.id] = time.monotonic()
     if stops is not None and not changed:
         _keep_snaps(route, stops)
 

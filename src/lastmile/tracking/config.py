@@ -25,6 +25,10 @@ class TrackingSettings(BaseSettings):
     # (ETAs computed elsewhere; bench/ingest.py measures the ingest alone with it)
     eta_min_interval_s: float = Field(default=5.0, ge=0)
     eta: bool = True
+    # ...and refreshes a route's ETAs at most this often in real time as well (besides
+    # every eta_refresh_s of fix time): a backlog replayed faster than real time
+    # does not recompute them for every 30 s of its history
+    eta_refresh_wall_s: float = Field(default=5.0, ge=0)
 
     # limits
     max_batch: int = Field(default=1000, ge=1)  # positions per POST /tracking/positions
