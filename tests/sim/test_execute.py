@@ -85,3 +85,13 @@ def test_compare_returns_both_sides_and_ratios():
     out = compare(world, iterations=40)
     assert out["lastmile"]["policy"] == "lastmile" and out["naive"]["policy"] == "naive"
     assert set(out["ratios"]) >= {"km_saved", "km_per_delivery_saved", "deliveries_per_driver_hour_gain"}
+
+
+def test_per_driver_figures_add_up_to_the_day(day):
+    _, _, ours, _ = day
+    rows = ours.per_driver()
+    m = metrics(ours)
+    assert sum(r["delivered"] for r in rows) == m["delivered"]
+    assert abs(sum(r["km"] for r in rows) - m["km"]) < 0.5
+    assert abs(sum(r["hours"] for r in rows) - m["driver_hours"]) < 0.05
+    assert all(r["back_s"] >= r["left_s"] for r in rows if r["left_s"] is not None)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..routing.domain import StopKind, TimeWindow
+from ..routing.ports import MatrixProvider
 from .truth import Truth
 from .world import Driver, World
 
@@ -142,20 +143,38 @@ class DayResult:
     def metrics(self) -> dict[str, Any]:
         return metrics(self)
 
+    def per_driver(self) -> list[dict[str, Any]]:
+        """Each driver's day: stops attempted and delivered, km, hours (leaving the
+        depot to the last return), when they left and came back."""
+        out = []
+        for ds in self.drivers.values():
+            recs = [r for r in self.records.values() if r.driver_id == ds.id and r.attempted]
+            back = ds.back_s if ds.back_s is not None else ds.free_at
+            hours = max(0, back - ds.first_depart) / 3600 if ds.first_depart is not None else 0.0
+            out.append({"driver": ds.id, "name": ds.driver.name, "vehicle": ds.driver.vehicle_id,
+                        "attempted": len(recs), "delivered": sum(r.outcome == DELIVERED for r in recs),
+                        "late_stops": sum(r.late_s > 0 for r in recs if r.outcome == DELIVERED),
+                        "km": round(ds.km_m / 1000, 1), "hours": round(hours, 2), "left_s": ds.first_depart,
+                        "back_s": ds.back_s if ds.first_depart is not None else None, "ill": ds.ill})
+        return out
+
 
 def run_day(world: World, policy: Any = "lastmile", *, truth: Truth | None = None, time_limit_s: float = 20.0,
-            seed: int = 0, iterations: int | None = None, service_scale: float = 1.0) -> DayResult:
+            seed: int = 0, iterations: int | None = None, service_scale: float = 1.0,
+            provider: MatrixProvider | None = None) -> DayResult:
     """Execute ``world``'s day under ``policy`` (``"lastmile"``, ``"naive"`` or a
     policy object, see ``policies.Policy``) against ``truth``. ``service_scale``:
-    lastmile plans service times x this (``policies.history_service_scale``)."""
+    lastmile plans service times x this (``policies.history_service_scale``).
+    ``provider``: the base travel matrix for the planners and (if ``truth`` is not
+    given) the truth -- e.g. a road graph; default the straight-line estimate."""
     import time
 
     from .policies import make_policy
 
-    truth = truth or Truth(world)
+    truth = truth or Truth(world, provider=provider)
     if isinstance(policy, str):
-        kw = {"time_limit_s": time_limit_s, "seed": seed, "iterations": iterations, "service_scale": service_scale}
-        pol = make_policy(policy, **kw) if policy == "lastmile" else make_policy(policy)
+        pol = make_policy(policy, time_limit_s=time_limit_s, seed=seed, iterations=iterations,
+                          service_scale=service_scale, provider=provider)
     else:
         pol = policy
     day = DayState(world, truth)
@@ -379,18 +398,19 @@ def metrics(result: DayResult, world: World | None = None) -> dict[str, Any]:
 
 
 def compare(world: World, *, truth: Truth | None = None, time_limit_s: float = 20.0, seed: int = 0,
-            iterations: int | None = None, service_scale: float | None = None) -> dict[str, Any]:
+            iterations: int | None = None, service_scale: float | None = None,
+            provider: MatrixProvider | None = None) -> dict[str, Any]:
     """The day under lastmile and under the naive dispatcher, on the same truth:
     ``{"lastmile": metrics, "naive": metrics, "ratios": {...}, "seed", "service_scale"}``.
     ``service_scale`` None: learned from a previous simulated day
     (``policies.history_service_scale``); 1.0: plan on the nominal service times."""
     from .policies import history_service_scale
 
-    truth = truth or Truth(world)
-    scale = history_service_scale(world) if service_scale is None else service_scale
+    truth = truth or Truth(world, provider=provider)
+    scale = history_service_scale(world, provider=provider) if service_scale is None else service_scale
     ours = run_day(world, "lastmile", truth=truth, time_limit_s=time_limit_s, seed=seed, iterations=iterations,
-                   service_scale=scale)
-    base = run_day(world, "naive", truth=truth)
+                   service_scale=scale, provider=provider)
+    base = run_day(world, "naive", truth=truth, provider=provider)
     a, b = metrics(ours), metrics(base)
     return {"seed": world.seed, "orders": len(world.orders), "drivers": len(world.drivers), "service_scale": scale,
             "lastmile": a, "naive": b, "ratios": ratios(a, b)}

@@ -39,7 +39,7 @@ from ..routing.insertion import LivePlan
 from ..routing.matrix.profiles import laredo
 from ..routing.matrix.timedep import TrafficProfile
 from ..routing.naive import naive_plan
-from ..routing.ports import LocationIndex
+from ..routing.ports import LocationIndex, MatrixProvider
 from ..routing.schedule import Context, schedule
 from ..routing.solve import build_model, solve
 from .execute import FAILED, DayState, DriverState
@@ -64,10 +64,12 @@ class Policy(Protocol):
 
 
 def make_policy(name: str, **kw: Any) -> Policy:
+    """``"lastmile"`` (keywords of ``LastmilePolicy``) or ``"naive"`` (only
+    ``traffic`` and ``provider`` apply)."""
     if name == "lastmile":
         return LastmilePolicy(**kw)
     if name == "naive":
-        return NaivePolicy()
+        return NaivePolicy(kw.get("traffic"), kw.get("provider"))
     raise ValueError(f"unknown policy {name!r}: lastmile or naive")
 
 
@@ -76,13 +78,15 @@ class Planner:
     orders), built once. Each order's place doubles as a depot ``@<order id>`` so a
     live route can start where its driver is."""
 
-    def __init__(self, world: World, traffic: TrafficProfile | None = None, service_scale: float = 1.0) -> None:
+    def __init__(self, world: World, traffic: TrafficProfile | None = None, service_scale: float = 1.0,
+                 provider: MatrixProvider | None = None) -> None:
         self.world = world
+        self.provider = provider
         self.traffic = traffic or laredo()
         self.service_scale = service_scale
         full = to_problem(world, orders=world.orders)
         self.depots = full.depots
-        self.index, self.model = build_model(full, traffic=self.traffic)
+        self.index, self.model = build_model(full, provider, traffic=self.traffic)
         depot_row = dict(self.index.depot_row)
         depot_row.update({"@" + oid: row for oid, row in self.index.stop_row.items()})
         self.live_index = LocationIndex(depot_row, dict(self.index.stop_row), self.index.locations)
@@ -157,9 +161,11 @@ class LastmilePolicy:
     name = "lastmile"
 
     def __init__(self, *, time_limit_s: float = 20.0, seed: int = 0, iterations: int | None = None,
-                 traffic: TrafficProfile | None = None, service_scale: float = 1.0) -> None:
+                 traffic: TrafficProfile | None = None, service_scale: float = 1.0,
+                 provider: MatrixProvider | None = None) -> None:
         self.options = Options(time_limit_s=time_limit_s, seed=seed, iterations=iterations)
         self.traffic = traffic
+        self.provider = provider
         self.service_scale = service_scale
         self.planner: Planner | None = None
 
@@ -167,8 +173,8 @@ class LastmilePolicy:
 
     def morning(self, day: DayState) -> None:
         world = day.world
-        self.planner = pl = Planner(world, self.traffic, self.service_scale)
-        plan = solve(pl.problem(), self.options, traffic=pl.traffic)
+        self.planner = pl = Planner(world, self.traffic, self.service_scale, self.provider)
+        plan = solve(pl.problem(), self.options, provider=self.provider, traffic=pl.traffic)
         for r in plan.routes:
             ds = day.drivers[r.vehicle_id]
             ds.queue = list(r.stop_ids)
@@ -325,14 +331,15 @@ def _long_wait(tm: Any, limit_s: int = 1800) -> bool:
 class NaivePolicy:
     name = "naive"
 
-    def __init__(self, traffic: TrafficProfile | None = None) -> None:
+    def __init__(self, traffic: TrafficProfile | None = None, provider: MatrixProvider | None = None) -> None:
         self.traffic = traffic
+        self.provider = provider
         self.planner: Planner | None = None
 
     def morning(self, day: DayState) -> None:
         world = day.world
-        self.planner = pl = Planner(world, self.traffic)
-        plan = naive_plan(to_problem(world), traffic=pl.traffic)
+        self.planner = pl = Planner(world, self.traffic, provider=self.provider)
+        plan = naive_plan(to_problem(world), provider=self.provider, traffic=pl.traffic)
         for r in plan.routes:
             ds = day.drivers[r.vehicle_id]
             ds.queue = list(r.stop_ids)
@@ -412,7 +419,8 @@ def service_scale_from(world: World, records: Any) -> float:
     return round(actual / nominal, 3) if nominal else 1.0
 
 
-def history_service_scale(world: World, *, days_back: int = 1, seed_offset: int = 1000) -> float:
+def history_service_scale(world: World, *, days_back: int = 1, seed_offset: int = 1000,
+                          provider: MatrixProvider | None = None) -> float:
     """The service-time factor lastmile would have learned from a previous day in the
     same city: another seed's day (other customers, same kinds of buildings), played
     by the naive dispatcher (its records are as good as any for dwell times)."""
@@ -424,5 +432,5 @@ def history_service_scale(world: World, *, days_back: int = 1, seed_offset: int 
 
     past = make_world(world.seed + seed_offset, orders=len(world.orders), drivers=len(world.drivers),
                       day=world.day - timedelta(days=days_back))
-    result = run_day(past, NaivePolicy(), truth=Truth(past))
+    result = run_day(past, NaivePolicy(provider=provider), truth=Truth(past, provider=provider))
     return service_scale_from(past, result.records)
