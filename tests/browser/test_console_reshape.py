@@ -178,7 +178,8 @@ def test_split_merge_and_priority_from_the_console(page, live, day, screenshot, 
 
     # English
     page.click(".topbar [data-lang=en]")
-    page.click(f"#route-{r1} [data-action=split]")
+    page.locator(f"#route-{r1} .route-head").focus()
+    page.keyboard.press("s")  # the keyboard way to split the focused route
     expect(page.locator("#route-title")).to_have_text("Split route")
     expect(page.locator("#route-target option")).to_contain_text(["Beto"])
     page.locator("#split-stops input").last.check()

@@ -867,6 +867,8 @@ function wire() {
     if (stop && (ev.key === "m" || ev.key === "M")) { ev.preventDefault(); openMove({ stopId: stop.dataset.stop }); }
     else if (stop && (ev.key === "l" || ev.key === "L")) { ev.preventDefault(); toggleLock(stop.dataset.stop); }
     else if (stop && (ev.key === "p" || ev.key === "P")) { ev.preventDefault(); openMove({ stopId: stop.dataset.stop, focusPriority: true }); }
+    else if (head && (ev.key === "s" || ev.key === "S")) { ev.preventDefault(); openReshape("split", { routeId: head.dataset.route }); }
+    else if (head && (ev.key === "u" || ev.key === "U")) { ev.preventDefault(); openReshape("merge", { routeId: head.dataset.route }); }
     else if (stop && ev.key === "Enter" && ev.target === stop) { ev.preventDefault(); goToStop(stop.dataset.stop); }
     else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
       const items = [...$("route-list").querySelectorAll(".route-head, .stop")];
