@@ -19,12 +19,13 @@ def day():
     truth = Truth(world)
     ours = run_day(world, "lastmile", truth=truth, iterations=ITERATIONS, time_limit_s=30)
     base = run_day(world, "naive", truth=truth)
-    return world, truth, ours, base
+    kind = run_day(world, "naive-sorted", truth=truth)
+    return world, truth, ours, base, kind
 
 
 def test_every_order_ends_delivered_failed_with_a_reason_or_returned(day):
-    world, _, ours, base = day
-    for result in (ours, base):
+    world, _, ours, base, kind = day
+    for result in (ours, base, kind):
         assert set(result.records) == {o.id for o in world.orders}
         for rec in result.records.values():
             assert rec.outcome in (DELIVERED, FAILED, RETURNED)
@@ -38,8 +39,8 @@ def test_every_order_ends_delivered_failed_with_a_reason_or_returned(day):
 
 
 def test_no_stop_is_visited_twice_and_vans_never_overload(day):
-    world, _, ours, base = day
-    for result in (ours, base):
+    world, _, ours, base, kind = day
+    for result in (ours, base, kind):
         counts = Counter(oid for oid, _ in result.visits)
         assert counts and max(counts.values()) == 1
         for ds in result.drivers.values():
@@ -49,7 +50,7 @@ def test_no_stop_is_visited_twice_and_vans_never_overload(day):
 
 
 def test_the_day_s_events_happen(day):
-    world, _, ours, base = day
+    world, _, ours, base, _ = day
     ill = world.ill
     assert ill is not None
     for result in (ours, base):
@@ -67,7 +68,7 @@ def test_the_day_s_events_happen(day):
 
 
 def test_lastmile_drives_less_per_delivery_and_serves_more_than_naive(day):
-    _, _, ours, base = day
+    _, _, ours, base, _ = day
     a, b = metrics(ours), metrics(base)
     assert a["km_per_delivery"] < b["km_per_delivery"]
     assert a["deliveries_per_driver_hour"] > b["deliveries_per_driver_hour"]
@@ -75,7 +76,7 @@ def test_lastmile_drives_less_per_delivery_and_serves_more_than_naive(day):
 
 
 def test_same_day_same_outcome(day):
-    world, truth, ours, _ = day
+    world, truth, ours, _, _ = day
     again = run_day(world, "lastmile", truth=truth, iterations=ITERATIONS, time_limit_s=30)
     assert again.records == ours.records
 
@@ -88,10 +89,22 @@ def test_compare_returns_both_sides_and_ratios():
 
 
 def test_per_driver_figures_add_up_to_the_day(day):
-    _, _, ours, _ = day
+    _, _, ours, _, _ = day
     rows = ours.per_driver()
     m = metrics(ours)
     assert sum(r["delivered"] for r in rows) == m["delivered"]
     assert abs(sum(r["km"] for r in rows) - m["km"]) < 0.5
     assert abs(sum(r["hours"] for r in rows) - m["driver_hours"]) < 0.05
     assert all(r["back_s"] >= r["left_s"] for r in rows if r["left_s"] is not None)
+
+
+def test_the_sorted_baseline_drives_each_route_in_window_order(day):
+    world, _, _, _, kind = day
+    morning = {o.id for o in world.morning_orders()}
+    for drv in kind.drivers:
+        # before anything happens in the day (orders coming in, the driver falling ill)
+        first_event = min(e.at_s for e in world.events())
+        recs = sorted((r for r in kind.records.values() if r.driver_id == drv and r.attempted
+                       and r.order_id in morning and r.arrival_s < first_event), key=lambda r: r.arrival_s)
+        starts = [world.order(r.order_id).windows[0].start for r in recs]
+        assert starts == sorted(starts), drv

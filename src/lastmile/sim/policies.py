@@ -26,6 +26,8 @@ from the truth is what a customer *answers* to a notification.
   driver (from their last assigned stop) who may serve it, has room and, by the
   planner's estimate, still gets back inside the shift -- appended to the end.
   No re-sequencing, no notifications.
+* ``SortedNaivePolicy`` (``"naive-sorted"``): the same, but each driver drives
+  their stops in window order -- a kinder baseline, for perspective.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from ..routing.solve import build_model, solve
 from .execute import FAILED, DayState, DriverState
 from .world import World, to_problem, to_stop, to_vehicle
 
-__all__ = ["LastmilePolicy", "NaivePolicy", "Planner", "Policy", "make_policy", "service_scale_from",
+__all__ = ["LastmilePolicy", "NaivePolicy", "Planner", "Policy", "SortedNaivePolicy", "make_policy", "service_scale_from",
            "history_service_scale"]
 
 
@@ -70,7 +72,9 @@ def make_policy(name: str, **kw: Any) -> Policy:
         return LastmilePolicy(**kw)
     if name == "naive":
         return NaivePolicy(kw.get("traffic"), kw.get("provider"))
-    raise ValueError(f"unknown policy {name!r}: lastmile or naive")
+    if name == "naive-sorted":
+        return SortedNaivePolicy(kw.get("traffic"), kw.get("provider"))
+    raise ValueError(f"unknown policy {name!r}: lastmile, naive or naive-sorted")
 
 
 class Planner:
@@ -348,10 +352,10 @@ class NaivePolicy:
         for u in plan.unassigned:
             day.pending[u.stop_id] = f"not planned: {u.reason}"
 
-    def _assign(self, day: DayState, oid: str, exclude: tuple[str, ...] = ()) -> bool:
+    def _assign(self, day: DayState, oid: str, exclude: tuple[str, ...] = (), live: Any = None) -> bool:
         assert self.planner is not None
         pl = self.planner
-        ctx, seqs, departs = pl.live(day, extra=(oid,), exclude=exclude)
+        ctx, seqs, departs = live or pl.live(day, extra=(oid,), exclude=exclude)
         stop = ctx.stops[oid]
         options = []
         for v in ctx.problem.vehicles:
@@ -360,18 +364,26 @@ class NaivePolicy:
             ds = day.drivers[v.id]
             if not _room(day, ds, oid):
                 continue
-            seq = seqs[v.id]
-            here = ctx.row(seq[-1]) if seq else ctx.depot_row(v.start_depot)
-            options.append((ctx.model.distance(here, ctx.row(oid)), v.id))
+            options.append((self._distance(ctx, v, seqs[v.id], oid), v.id))
         for _, vid in sorted(options):
             v = ctx.vehicles[vid]
-            tm = schedule(ctx, v, [*seqs[vid], oid], departs[vid] if departs[vid] is not None else v.shift.start)
+            seq = self._with(ctx, seqs[vid], oid)
+            tm = schedule(ctx, v, seq, departs[vid] if departs[vid] is not None else v.shift.start)
             if tm.overtime_s <= 0 and not tm.overload:
-                day.drivers[vid].queue.append(oid)
+                day.drivers[vid].queue = list(seq)
+                seqs[vid] = list(seq)
                 day.pending.pop(oid, None)
                 day.wake(vid)
                 return True
         return False
+
+    def _distance(self, ctx: Context, v: d.Vehicle, seq: list[str], oid: str) -> int:
+        """How far the driver will be: from their last assigned stop (or where they are)."""
+        here = ctx.row(seq[-1]) if seq else ctx.depot_row(v.start_depot)
+        return ctx.model.distance(here, ctx.row(oid))
+
+    def _with(self, ctx: Context, seq: list[str], oid: str) -> list[str]:
+        return [*seq, oid]  # stops in the order assigned
 
     def new_order(self, day: DayState, order_id: str) -> None:
         if not self._assign(day, order_id):
@@ -388,6 +400,38 @@ class NaivePolicy:
 
     def before_leg(self, day: DayState, ds: DriverState) -> None:
         return None  # stops are driven in the order assigned
+
+
+class SortedNaivePolicy(NaivePolicy):
+    """A kinder baseline than the issue's: the same first-come dispatcher, but each
+    driver drives their stops by window (earliest window first, as a sensible
+    driver would), and "nearest" means nearest to any stop they already have.
+    Still no optimization, re-planning or notifications. Not the target baseline;
+    printed beside it so the gap is not mistaken for the baseline's weakness alone."""
+
+    name = "naive-sorted"
+
+    def morning(self, day: DayState) -> None:
+        world = day.world
+        self.planner = pl = Planner(world, self.traffic, provider=self.provider)
+        for ds in day.drivers.values():
+            ds.depart_s = ds.driver.shift_start
+        orders = [o.id for o in world.morning_orders()]
+        live = pl.live(day, extra=tuple(orders))
+        for oid in orders:  # the order they came in
+            if not self._assign(day, oid, live=live):
+                day.pending[oid] = "not planned: no driver with room"
+
+    def _distance(self, ctx: Context, v: d.Vehicle, seq: list[str], oid: str) -> int:
+        rows = [ctx.row(x) for x in seq] or [ctx.depot_row(v.start_depot)]
+        return min(ctx.model.distance(r, ctx.row(oid)) for r in rows)
+
+    def _with(self, ctx: Context, seq: list[str], oid: str) -> list[str]:
+        def key(x: str) -> tuple[int, int]:
+            ws = ctx.stops[x].windows
+            return (ws[0].start, ws[-1].end) if ws else (0, 24 * 3600)
+
+        return sorted([*seq, oid], key=key)  # stable: ties keep the order assigned
 
 
 def _room(day: DayState, ds: DriverState, oid: str) -> bool:
