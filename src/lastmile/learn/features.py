@@ -76,6 +76,7 @@ class SpeedMap:
     """Median moving speed (m/s) per ~1 km cell, from consecutive pings of each driver."""
 
     cells: dict[tuple[int, int], float] = field(default_factory=dict)
+    _dense: tuple[int, int, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @staticmethod
     def cell(lat: float, lon: float) -> tuple[int, int]:
@@ -101,14 +102,24 @@ class SpeedMap:
         return cls({c: float(np.median(v)) for c, v in samples.items() if len(v) >= min_samples})
 
     def lookup(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """The cell speed at each point (NaN where unknown): one array index per point."""
         if not self.cells:
             return np.full(np.shape(lat), np.nan)
-        ci = np.floor(np.asarray(lat) / CELL_DEG).astype(np.int64)
-        cj = np.floor(np.asarray(lon) / CELL_DEG).astype(np.int64)
-        # unique cells first: the engine asks about n*n legs at many departure times
-        keys, inv = np.unique(np.stack([ci.ravel(), cj.ravel()]), axis=1, return_inverse=True)
-        vals = np.array([self.cells.get((int(a), int(b)), np.nan) for a, b in keys.T])
-        return vals[inv.ravel()].reshape(np.shape(lat))
+        if self._dense is None:
+            keys = np.array(list(self.cells), np.int64)
+            i0, j0 = keys.min(axis=0)
+            i1, j1 = keys.max(axis=0)
+            dense = np.full((i1 - i0 + 1, j1 - j0 + 1), np.nan)
+            for (a, b), v in self.cells.items():
+                dense[a - i0, b - j0] = v
+            self._dense = (int(i0), int(j0), dense)
+        i0, j0, dense = self._dense
+        ci = np.floor(np.asarray(lat, np.float64) / CELL_DEG).astype(np.int64) - i0
+        cj = np.floor(np.asarray(lon, np.float64) / CELL_DEG).astype(np.int64) - j0
+        inside = (ci >= 0) & (ci < dense.shape[0]) & (cj >= 0) & (cj < dense.shape[1])
+        out = np.full(ci.shape, np.nan)
+        out[inside] = dense[ci[inside], cj[inside]]
+        return out
 
     def to_json(self) -> list[list[float]]:
         return [[a, b, round(v, 3)] for (a, b), v in sorted(self.cells.items())]
@@ -121,23 +132,17 @@ class SpeedMap:
 def travel_matrix(cols: dict[str, np.ndarray], speed: SpeedMap) -> np.ndarray:
     """Rows x ``TRAVEL_FEATURES`` (float32) from the engine's leg columns."""
     olat, olon, dlat, dlon = cols["olat"], cols["olon"], cols["dlat"], cols["dlon"]
-    # Area features depend on places only: compute them per unique place, not per row.
-    places, inv = np.unique(np.concatenate([np.stack([olat, olon], 1), np.stack([dlat, dlon], 1),
-                                            np.stack([(olat + dlat) / 2, (olon + dlon) / 2], 1)]),
-                            axis=0, return_inverse=True)
-    inv = inv.ravel()
-    i35 = distance_to_path_m(places[:, 0], places[:, 1], I35)[inv]
-    bridge = nearest_point_m(places[:, 0], places[:, 1], DOWNTOWN_BRIDGES)[inv]
-    spd = speed.lookup(places[:, 0], places[:, 1])[inv]
-    n = len(olat)
-    o, d, m = slice(0, n), slice(n, 2 * n), slice(2 * n, 3 * n)
-    out = np.empty((n, len(TRAVEL_FEATURES)), np.float32)
+    mlat, mlon = (olat + dlat) / 2, (olon + dlon) / 2
+    out = np.empty((len(olat), len(TRAVEL_FEATURES)), np.float32)
     for k, name in enumerate(LEG_COLUMNS):
         out[:, k] = cols[name]
     k = len(LEG_COLUMNS)
     pace = cols["static_s"] / np.maximum(cols["straight_m"], 50.0)
-    for extra in (i35[o], i35[d], i35[m], bridge[o], bridge[d], pace, spd[o], spd[d], spd[m]):
-        out[:, k] = extra
+    for extra in (lambda: distance_to_path_m(olat, olon, I35), lambda: distance_to_path_m(dlat, dlon, I35),
+                  lambda: distance_to_path_m(mlat, mlon, I35), lambda: nearest_point_m(olat, olon, DOWNTOWN_BRIDGES),
+                  lambda: nearest_point_m(dlat, dlon, DOWNTOWN_BRIDGES), lambda: pace,
+                  lambda: speed.lookup(olat, olon), lambda: speed.lookup(dlat, dlon), lambda: speed.lookup(mlat, mlon)):
+        out[:, k] = extra()
         k += 1
     return out
 

@@ -75,9 +75,12 @@ class LearnedTravelModel:
     predictor), between ``start`` and ``end`` seconds since midnight."""
 
     def __init__(self, static, factors: TravelFactors, *, weekday: int | None = None, start: int = 5 * 3600,
-                 end: int = 23 * 3600, grid_s: int = 900) -> None:
-        if grid_s <= 0 or end <= start:
-            raise ValueError("grid_s must be positive and end after start")
+                 end: int = 23 * 3600, grid_s: int = 900, factor_every: int = 2) -> None:
+        if grid_s <= 0 or end <= start or factor_every < 1:
+            raise ValueError("grid_s and factor_every must be positive and end after start")
+        # the predictor is asked every ``factor_every`` grid points (it is the costly
+        # part: one row per leg and time); factors are linear in between
+        self.factor_every = factor_every
         self.static = static
         self.factors = factors
         self.weekday = static.weekday if weekday is None else weekday
@@ -128,10 +131,19 @@ class LearnedTravelModel:
         cross = (side[:, None] != side[None, :]).astype(np.float64)
         g = len(self.grid)
         static = np.stack([st.static_durations(np.full(n, t, dtype=np.int64)) for t in self.grid]).astype(np.float64)
+        asked = np.unique(np.r_[np.arange(0, g, self.factor_every), g - 1])  # grid points the predictor sees
         cols = leg_columns(lat[None, :, None], lon[None, :, None], lat[None, None, :], lon[None, None, :],
-                           self.grid[:, None, None], self.weekday, static, cross[None], side[None, :, None])
-        f = np.asarray(self.factors.factors(cols), np.float64).reshape(g, n, n)
-        f = np.clip(np.nan_to_num(f, nan=1.0, posinf=FACTOR_MAX, neginf=FACTOR_MIN), FACTOR_MIN, FACTOR_MAX)
+                           self.grid[asked][:, None, None], self.weekday, static[asked], cross[None],
+                           side[None, :, None])
+        fa = np.asarray(self.factors.factors(cols), np.float64).reshape(len(asked), n, n)
+        fa = np.clip(np.nan_to_num(fa, nan=1.0, posinf=FACTOR_MAX, neginf=FACTOR_MIN), FACTOR_MIN, FACTOR_MAX)
+        f = np.empty((g, n, n))
+        for a, b, fa0, fa1 in zip(asked[:-1], asked[1:], fa[:-1], fa[1:]):
+            for k in range(a, b + 1):
+                w = (k - a) / (b - a)
+                f[k] = fa0 * (1.0 - w) + fa1 * w
+        if len(asked) == 1:
+            f[:] = fa[0]
         learned = static * f
         for k in range(g - 2, -1, -1):  # FIFO: never better to leave later
             np.minimum(learned[k], learned[k + 1] + float(self.grid[k + 1] - self.grid[k]), out=learned[k])

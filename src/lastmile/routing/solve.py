@@ -66,9 +66,10 @@ def build_model(problem: Problem, provider: MatrixProvider | None = None, matrix
     span = [v.shift for v in problem.vehicles] or [None]
     start = min((w.start for w in span if w is not None), default=5 * 3600)
     end = max((w.end for w in span if w is not None), default=23 * 3600)
-    grid = 900 if len(index.locations) <= 120 else 1800
+    small = len(index.locations) <= 120
     return index, LearnedTravelModel(static, learned, start=max(0, start - 3600), end=end + 2 * 3600,
-                                     grid_s=grid)  # type: ignore[return-value]
+                                     grid_s=900 if small else 1800,
+                                     factor_every=2 if small else 3)  # type: ignore[return-value]
 
 
 def solve(problem: Problem, options: Options = Options(), *, provider: MatrixProvider | None = None,
