@@ -214,5 +214,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_exception_handler(Exception, _unhandled_handler)
 
     app.add_middleware(SecurityHeaders)
+    from .kit.time import ServerTimeHeader
+
+    app.add_middleware(ServerTimeHeader)  # X-Server-Time: pages show "now" on the server's clock
     _add_error_responses(app)
     return app

@@ -104,3 +104,22 @@ def test_a_clock_file_moves_every_process_that_reads_it(tmp_path):
     write_clock_file(path, SimClock(later, speed=30))  # moved on, and running
     time.sleep(FileClock.CHECK_S + 0.05)
     assert later <= utcnow() <= later + timedelta(seconds=60)
+
+
+def test_every_answer_tells_the_servers_now():
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from lastmile.kit.time import ServerTimeHeader
+
+    app = FastAPI()
+
+    @app.get("/x")
+    def x() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.add_middleware(ServerTimeHeader)
+    use_clock(SimClock(START, speed=0)).set(START + timedelta(minutes=5))
+    r = TestClient(app).get("/x")
+    assert r.status_code == 200
+    assert r.headers["x-server-time"] == "2026-11-25T13:45:00Z"

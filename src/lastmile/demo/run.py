@@ -400,7 +400,7 @@ def _links(api: Any, seeded: Any, day: Any, plan: dict[str, Any]) -> dict[str, s
     token = tok.get("token") or tok.get("tracking_token") or ""
     driver = next((d for d in seeded.drivers.values() if routes and d.driver_id == routes[0].get("driver_id")),
                   next(iter(seeded.drivers.values())))
-    return {"token": token, "order": oid, "driver": driver.email}
+    return {"token": token, "order": oid, "driver": driver.email, "day": day.date.isoformat()}
 
 
 def _print_links(console: Any, base: str, links: dict[str, str], seeded: Any, plan: dict[str, Any], ready_s: float,
@@ -414,7 +414,7 @@ def _print_links(console: Any, base: str, links: dict[str, str], seeded: Any, pl
     rows = [("Dispatch console", f"{base}/console", f"{DISPATCHER_EMAIL} / {PASSWORD} (admin: {ADMIN_EMAIL})"),
             ("Driver app", f"{base}/driver", f"{links['driver']} / {PASSWORD}"),
             ("Customer tracking", f"{base}/t/{links['token']}", "no login (the link a customer gets)"),
-            ("Analytics", f"{base}/analytics", "the console login"),
+            ("Analytics", f"{base}/analytics?start={links['day']}&end={links['day']}", "the console login"),
             ("Notifications outbox", f"{base}/outbox?format=html", "the console login"),
             ("API docs", f"{base}/docs", "")]
     for name, url, who in rows:

@@ -178,6 +178,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC) if clock is None else clock.now()
 
 
+class ServerTimeHeader:
+    """Pure ASGI middleware: every answer says the server's "now" (``X-Server-Time``),
+    so pages can show lateness and "now" lines on the server's clock rather than the
+    browser's (a phone or laptop clock that is off, or the demo's simulated day)."""
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # type: ignore[operator]
+            return
+
+        async def send_with_time(message: dict) -> None:  # type: ignore[type-arg]
+            if message["type"] == "http.response.start":
+                stamp = utcnow().isoformat().replace("+00:00", "Z").encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"x-server-time", stamp)]}
+            await send(message)  # type: ignore[operator]
+
+        await self.app(scope, receive, send_with_time)  # type: ignore[operator]
+
+
 def as_utc(dt: datetime) -> datetime:
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)

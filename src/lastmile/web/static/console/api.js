@@ -15,6 +15,16 @@ export function csrfToken() {
   return m ? decodeURIComponent(m[1]) : "";
 }
 
+// The server's clock, learned from each answer's X-Server-Time: lateness and the timeline's
+// "now" follow it, not this computer's clock (which may be off -- or the demo's simulated day).
+let clockOffsetMs = 0;
+export const serverNow = () => Date.now() + clockOffsetMs;
+
+function learnClock(r) {
+  const at = Date.parse(r.headers.get("x-server-time") || "");
+  if (Number.isFinite(at)) clockOffsetMs = at - Date.now();
+}
+
 export async function api(method, path, { json, form, query } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
@@ -24,6 +34,7 @@ export async function api(method, path, { json, form, query } = {}) {
   if (form !== undefined) body = form;
   if (!["GET", "HEAD"].includes(method)) headers["X-CSRF-Token"] = csrfToken();
   const r = await fetch(url, { method, headers, body, credentials: "same-origin" });
+  learnClock(r);
   if (r.status === 401 && !path.startsWith("/auth/")) { location.reload(); throw new ApiError(401, null); }
   if (r.status === 204) return null;
   const text = await r.text();

@@ -1,7 +1,7 @@
 // The dispatch console: loads the day (GET /console/day), keeps it current from the
 // live stream (GET /live/stream, Server-Sent Events) and calls the API for every
 // intervention. No framework: state in one object, small render functions per panel.
-import { api, ApiError, get, post } from "./api.js";
+import { api, ApiError, get, post, serverNow } from "./api.js";
 import { applyI18n, getLang, hhmm, onLangChange, t, wireLangSwitch } from "./i18n.js";
 import { DayMap, routeColour, STATUS_COLOURS } from "./map.js";
 import { renderTimeline } from "./timeline.js";
@@ -99,7 +99,7 @@ function lateBy(s) {
   if (Number.isFinite(s.late_by_s)) return Math.max(0, s.late_by_s);
   const end = windowEnd(s);
   if (!Number.isFinite(end)) return 0;
-  const predicted = Math.max(ms(s.eta_at || s.arrival_at), Date.now());
+  const predicted = Math.max(ms(s.eta_at || s.arrival_at), serverNow());
   return Math.max(0, Math.round((predicted - end) / 1000));
 }
 
@@ -186,7 +186,8 @@ async function loadPending() {
   renderPending();
 }
 
-const reloadDay = debounce(() => loadDay().catch(fail), 400);
+const reloadDayLater = debounce(() => loadDay().catch(fail).finally(() => { probe.reloading = false; }), 400);
+const reloadDay = () => { probe.reloading = true; reloadDayLater(); }; // tests wait for !reloading
 const reloadAlerts = debounce(() => loadAlerts(), 800);
 const reloadPending = debounce(() => loadPending().catch(fail), 400);
 
@@ -439,7 +440,7 @@ function onMessage(m) {
     }
     case "stop": {
       const hit = state.stopById.get(m.stop_id);
-      if (!hit) { reloadDay(); break; }
+      if (!hit) { if (m.stop_status !== "skipped") reloadDay(); break; } // a skipped stop is no longer shown anyway
       hit.stop.status = m.stop_status || hit.stop.status;
       if (m.order_status) hit.stop.order_status = m.order_status;
       if (m.stop_status === "arrived") hit.stop.arrived_at = m.at;
@@ -471,7 +472,8 @@ function onMessage(m) {
     case "route": {
       const r = state.routeById.get(m.route_id);
       if (m.draft && state.view !== "draft") break; // a draft edited elsewhere: the live view is unchanged
-      if (!r || (m.version && m.version !== r.version) || m.status !== r.status) reloadDay();
+      // one change bumps a route several times: messages older than what was read are in it already
+      if (!r || (m.version && m.version > r.version) || m.status !== r.status) reloadDay();
       reloadPending();
       break;
     }

@@ -1,5 +1,6 @@
 // A route's day as a Gantt-like SVG: one row per stop with its delivery window, the
 // planned visit, the latest ETA and what actually happened (arrived → completed).
+import { serverNow } from "./api.js";
 import { hhmm, t } from "./i18n.js";
 import { STATUS_COLOURS } from "./map.js";
 
@@ -32,7 +33,7 @@ export function renderTimeline(container, route, zone) {
     times.push(ms(s.arrival_at), ms(s.end_at), ms(s.eta_at), ms(s.completed_at));
     for (const w of s.windows || []) times.push(ms(w.start), ms(w.end));
   }
-  const now = Date.now();
+  const now = serverNow();
   const valid = times.filter(Number.isFinite);
   const hour = 3600e3;
   const t0 = Math.floor(Math.min(...valid) / hour) * hour;
