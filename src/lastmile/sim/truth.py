@@ -43,8 +43,10 @@ reference they differ from):
   community 1.25 -- the guard house; x a per-customer lognormal(0.25)) x a
   per-visit lognormal(0.15); +90 s to count cash on delivery; +60 s on a first
   visit to an apartment or gated community (finding the door), a repeat visit
-  x0.8; businesses x1.2 at lunch (12:00-14:00). On average the truth is ~10 %
-  slower at the door than the nominal figures shippers send.
+  x0.8; businesses x1.2 at lunch (12:00-14:00). Per order the truth is ~12 %
+  slower at the door than the nominal figure shippers send; over a day's
+  delivered orders (COD and stairs weigh on the short stops) the total is
+  14-23 % more (seeds 1001-1003).
 * Customers: about 8 % are away for most of their promised window (house 8 %,
   apartment 10 %, business 3 %, gated 7 %, per customer x lognormal(0.4)). Not
   notified, they are simply not home. Notified (a message with the expected
