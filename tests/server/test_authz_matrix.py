@@ -136,6 +136,12 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/t/{token}/slots"): PUBLIC,
     ("POST", "/t/{token}/reschedule"): PUBLIC,
     ("POST", "/t/{token}/rating"): PUBLIC,
+    ("GET", "/t/{token}/pickup-points"): PUBLIC,
+    ("PUT", "/t/{token}/pickup"): PUBLIC,
+    ("DELETE", "/t/{token}/pickup"): PUBLIC,
+    ("GET", "/pickup-points"): STAFF,
+    ("POST", "/pickup-points"): STAFF,
+    ("PATCH", "/pickup-points/{point_id}"): STAFF,
     ("GET", "/orders/{order_id}/messages"): {A, D, V},
     ("POST", "/orders/{order_id}/messages"): {A, D, V},
     ("GET", "/healthz"): PUBLIC,
@@ -169,6 +175,8 @@ BODIES = {
     ("POST", "/driver/actions"): {"actions": []},
     ("PATCH", "/shippers/{shipper_id}/pod-rules"): {"signature": True},
     ("PATCH", "/orders/{order_id}/pod-rules"): {"photo": True},
+    ("POST", "/pickup-points"): {"name": "Locker", "lat": 27.53, "lon": -99.48},
+    ("PATCH", "/pickup-points/{point_id}"): {"capacity": 5},
 }
 
 
@@ -256,6 +264,13 @@ def objects(client, world, db, settings):
         s.add(device)
         s.flush()
         device_id = device.id
+        from lastmile.portal.models import PickupPoint
+
+        point = PickupPoint(organization_id=world.org, name="Locker Centro", lat=27.50, lon=-99.50, hours={},
+                            capacity=5, timezone="America/Chicago", kind="locker", address="", active=True)
+        s.add(point)
+        s.flush()
+        point_id = point.id
         token = issue_tracking_token(s, s.get(Order, order_a))
         _, throwaway = create_api_key(s, s.get(Shipper, world.ids["shipper"]), "throwaway")
         other_org = Organization(name="Another fleet")
@@ -282,7 +297,7 @@ def objects(client, world, db, settings):
         "shipper_id": world.ids["shipper"], "sub_id": sub_a, "key_id": ids["key"], "plan_id": ids["plan"],
         "depot_id": world.ids["depot"], "vehicle_id": world.ids["vehicle1"], "shift_id": world.ids["shift1"],
         "token": token, "stop_id": ids["stop1"], "device_id": device_id, "proposal_id": ids_prop,
-        "sha256": pod_sha,
+        "sha256": pod_sha, "point_id": point_id,
     }
     others = {"order_id": order_b, "route_id": ids["route2"], "driver_id": world.ids["driver_id2"],
               "shipper_id": world.ids["shipper2"], "sub_id": sub_b, "stop_id": ids["stop2"]}

@@ -19,10 +19,15 @@ from ..kit.schema import Id
 from ..kit.web import get_app_settings, get_session
 from ..orders.models import Order
 from ..orders.service import order_for_tracking_token
-from . import service
+from . import pickup, service
 from .schemas import (
     CustomerMessageOut,
     MessageIn,
+    OfferedPickupOut,
+    PickupChoiceIn,
+    PickupPointIn,
+    PickupPointOut,
+    PickupPointPatch,
     PreferencesIn,
     PreferencesOut,
     RatingIn,
@@ -40,6 +45,7 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
                             description="the tracking token from the customer's link")]
 talkers = allow("admin", "dispatcher", "driver")
+staff = allow("admin", "dispatcher")
 # unknown or expired tracking links per client address and window before 429
 MISSES_LIMIT = 60
 MISSES_WINDOW_S = 600
@@ -137,6 +143,53 @@ def reschedule(body: RescheduleIn, order: OrderDep, session: SessionDep) -> dict
     service.reschedule(session, order, body.start, body.end)
     session.commit()
     return service.state(session, order)
+
+
+@router.get("/t/{token}/pickup-points", response_model=list[OfferedPickupOut], dependencies=Public)
+def pickup_points_near(order: OrderDep, session: SessionDep) -> list[dict[str, Any]]:
+    """Lockers and pickup counters near the customer's door, nearest first, with their
+    hours on the delivery day and whether they can still take this parcel."""
+    return pickup.offered(session, order)
+
+
+@router.put("/t/{token}/pickup", response_model=TrackingState, dependencies=Public)
+def choose_pickup(body: PickupChoiceIn, order: OrderDep, session: SessionDep) -> dict[str, Any]:
+    """Collect the order at a pickup point instead: the order's place and windows become
+    the point's (it leaves today's route if the driver is not yet on the way)."""
+    pickup.choose(session, order, body.pickup_point_id)
+    session.commit()
+    return service.state(session, order)
+
+
+@router.delete("/t/{token}/pickup", response_model=TrackingState, dependencies=Public)
+def drop_pickup(order: OrderDep, session: SessionDep) -> dict[str, Any]:
+    """Deliver to the door again (the address and windows the order had)."""
+    pickup.back_to_door(session, order)
+    session.commit()
+    return service.state(session, order)
+
+
+@router.get("/pickup-points", response_model=list[PickupPointOut])
+def list_pickup_points(session: SessionDep, p: Principal = Depends(staff)) -> list[dict[str, Any]]:
+    """The organization's lockers and pickup counters."""
+    return [pickup.point_dict(x) for x in pickup.list_points(session, p.organization_id)]
+
+
+@router.post("/pickup-points", response_model=PickupPointOut, status_code=201)
+def create_pickup_point(body: PickupPointIn, session: SessionDep, p: Principal = Depends(staff)) -> dict[str, Any]:
+    """Add a locker or pickup counter (opening hours per weekday, parcels per day)."""
+    point = pickup.create_point(session, p, body.model_dump())
+    session.commit()
+    return pickup.point_dict(point)
+
+
+@router.patch("/pickup-points/{point_id}", response_model=PickupPointOut)
+def change_pickup_point(point_id: Id, body: PickupPointPatch, session: SessionDep,
+                        p: Principal = Depends(staff)) -> dict[str, Any]:
+    """Change a pickup point; ``active: false`` stops offering it to customers."""
+    point = pickup.update_point(session, p, point_id, body.model_dump(exclude_unset=True))
+    session.commit()
+    return pickup.point_dict(point)
 
 
 @router.post("/t/{token}/rating", response_model=RatingOut, status_code=201, dependencies=Public)

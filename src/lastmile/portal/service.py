@@ -26,6 +26,7 @@ from ..kit.broadcast import publish_after_commit
 from ..kit.time import as_utc, utcnow
 from ..orders.models import COMPLETED, Order, OrderStatusChange
 from ..orders.service import order_dict, transition
+from . import pickup
 from .models import DeliveryPreference, PortalMessage, Rating
 
 CUSTOMER = "customer"
@@ -190,7 +191,9 @@ def state(session: Session, order: Order) -> dict[str, Any]:
         "messages": [customer_message(m, name) for m in messages(session, order)],
         "rating": {"score": rating.score, "comment": rating.comment} if rating is not None else None,
         "can": {"message": can_message(order), "preferences": can_change_preferences(order, stop),
-                "reschedule": can_reschedule(order), "rate": order.status in RATABLE and rating is None},
+                "reschedule": can_reschedule(order), "rate": order.status in RATABLE and rating is None,
+                "pickup": pickup.can_choose(order) and (stop is None or stop.status == "planned")},
+        "pickup": pickup.summary(session, order),
     }
 
 
