@@ -141,6 +141,9 @@ def test_split_merge_and_priority_from_the_console(page, live, day, screenshot, 
     expect(page.locator(f"#route-{new.id} .progress-text")).to_have_text("0/2 paradas hechas")
 
     # merge by dragging: Lupita's route dropped on Jorge's -- Jorge takes her stops
+    # (once the live messages of the split have come in: a redraw under the mouse would drop the drag)
+    page.wait_for_timeout(500)
+    page.wait_for_function("!window.__console.reloading", timeout=20_000)
     page.drag_and_drop(f"#route-{r2} .route-head", f"#route-{r1} .route-head")
     expect(dialog).to_be_visible()
     expect(page.locator("#route-title")).to_have_text("Unir rutas")
