@@ -56,6 +56,7 @@ function setLanguage(next, remember = false) {
   for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   render();
   if (selectedSlot !== null || !$("resched-form").hidden) renderSlots(lastSlots);
+  if (!$("pickup-form").hidden) renderPoints(lastPoints);
 }
 
 const STEP = { pending: 0, assigned: 0, out_for_delivery: 1, en_route: 2, arrived: 2, delivered: 3,
@@ -84,6 +85,7 @@ function render() {
   renderMessages();
   renderPrefs();
   renderResched();
+  renderPickup();
   renderRating();
 }
 
@@ -356,6 +358,93 @@ $("prefs-form").addEventListener("submit", async (ev) => {
 });
 
 let lastSlots = [];
+let lastPoints = [];
+let selectedPoint = null;
+
+function hoursText(spans) {
+  return spans.map(([a, b]) => `${time(a)}–${time(b)}`).join(", ");
+}
+
+function renderPickup() {
+  const p = state.pickup;
+  const can = Boolean(state.can.pickup);
+  $("pickup-card").hidden = !can && !p;
+  const chosen = $("pickup-chosen");
+  chosen.hidden = !p;
+  chosen.textContent = p ? t("pickup.chosen", { name: p.name, address: p.address || "—", hours: hoursText(p.hours) }) : "";
+  $("pickup-show").hidden = !can;
+  $("pickup-door").hidden = !(can && p);
+  if (!can) $("pickup-form").hidden = true;
+}
+
+function renderPoints(points) {
+  lastPoints = points;
+  const list = $("pickup-points");
+  list.replaceChildren();
+  $("pickup-form").hidden = false;
+  if (!points.length) {
+    const li = document.createElement("li");
+    li.className = "note";
+    li.textContent = t("pickup.none");
+    list.append(li);
+  }
+  points.forEach((pt, i) => {
+    const li = document.createElement("li");
+    li.dataset.pointId = pt.id;
+    const label = document.createElement("label");
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "pickup-point";
+    radio.value = pt.id;
+    radio.disabled = !pt.available || pt.chosen;
+    radio.checked = selectedPoint === i;
+    radio.addEventListener("change", () => { selectedPoint = i; $("pickup-confirm").disabled = false; });
+    const text = document.createElement("span");
+    const km = (pt.distance_m / 1000).toFixed(1);
+    const why = !pt.hours.length ? t("pickup.closed") : !pt.available ? t("pickup.full") : hoursText(pt.hours);
+    text.textContent = `${t(`pickup.${pt.kind}`)}: ${pt.name}${pt.address ? ", " + pt.address : ""} · ${t("pickup.away", { km })} · ${why}`;
+    label.append(radio, text);
+    li.append(label);
+    list.append(li);
+  });
+  $("pickup-confirm").disabled = selectedPoint === null;
+}
+
+$("pickup-show").addEventListener("click", async () => {
+  try {
+    selectedPoint = null;
+    renderPoints(await api("GET", "/pickup-points"));
+  } catch (e) {
+    showError(e.message);
+  }
+});
+
+$("pickup-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const pt = lastPoints[selectedPoint];
+  if (!pt) return;
+  try {
+    state = await api("PUT", "/pickup", { pickup_point_id: pt.id });
+    $("pickup-form").hidden = true;
+    selectedPoint = null;
+    render();
+  } catch (e) {
+    showError(e.message);
+  }
+});
+
+$("pickup-door").addEventListener("click", async () => {
+  try {
+    state = await api("DELETE", "/pickup");
+    $("pickup-form").hidden = true;
+    render();
+    const chosen = $("pickup-chosen");
+    chosen.textContent = t("pickup.door_done");
+    chosen.hidden = false;
+  } catch (e) {
+    showError(e.message);
+  }
+});
 
 function renderSlots(slots) {
   lastSlots = slots;
