@@ -175,6 +175,34 @@ def test_created_order_is_written_with_its_history_event_and_outbox(client, worl
         assert json.loads(msg.body)["data"] == o.json()
 
 
+def test_create_writes_everything_in_one_statement_and_reads_nothing_back(client, world, db):
+    """The hot path's shape (issue 4's benchmark): no look-up of the idempotency key and
+    no re-read of the new order; on PostgreSQL the order, its history, its event and the
+    key's record are one INSERT statement (one round trip)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def hook(conn, cursor, statement, params, context, executemany):
+        seen.append(" ".join(statement.split()).lower())
+
+    h = {**world.headers["shipper"], "Idempotency-Key": "shape-1"}
+    client.post("/orders", json=order_body(world, reference="warm"), headers=world.headers["shipper"])
+    event.listen(db.engine, "before_cursor_execute", hook)
+    try:
+        r = client.post("/orders", json=order_body(world), headers=h)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", hook)
+    assert r.status_code == 201
+    reads = [q for q in seen if q.startswith("select")]
+    assert not [q for q in reads if "from orders" in q or "from idempotency_keys" in q], reads
+    writes = [q for q in seen if "insert into" in q]
+    if db.engine.dialect.name == "postgresql":
+        assert len(writes) == 1 and all(t in writes[0] for t in (
+            "insert into orders", "insert into order_status_history", "insert into events",
+            "insert into idempotency_keys")), writes
+
+
 def test_geocoding_when_no_coordinates(client, world):
     d = world.headers["dispatcher"]
     body = order_body(world, address="1100 Houston St, Laredo, TX")
