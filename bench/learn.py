@@ -4,6 +4,7 @@ simulated days.
     .venv/bin/python bench/learn.py                  # 14 days (11 train, 3 held out), 150 orders, 6 drivers
     .venv/bin/python bench/learn.py --days 20 --orders 300 --drivers 15 --holdout 4
     .venv/bin/python bench/learn.py --pg             # record into the local PostgreSQL instead of SQLite
+    .venv/bin/python bench/learn.py --history /tmp/h.db   # keep the recorded days; a re-run reuses them
 
 1. History. Simulated Laredo / Nuevo Laredo days (``lastmile.sim``: seeds 1..N,
    Monday to Saturday from 2026-03-02) are planned by the engine on the static
@@ -39,11 +40,11 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
 
-def _database(pg: bool):
+def _database(pg: bool, history: str | None):
     from lastmile.db import Database
 
     if not pg:
-        path = os.path.join(tempfile.mkdtemp(prefix="lastmile-bench-learn-"), "history.db")
+        path = history or os.path.join(tempfile.mkdtemp(prefix="lastmile-bench-learn-"), "history.db")
         db = Database(f"sqlite:///{path}")
         db.migrate()
         return db, None
@@ -94,31 +95,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--orders", type=int, default=150)
     ap.add_argument("--drivers", type=int, default=6)
     ap.add_argument("--pg", action="store_true", help="record into the local PostgreSQL")
+    ap.add_argument("--history", help="SQLite file to keep the recorded days in; if it already holds them, "
+                                      "they are reused (no new simulation)")
     args = ap.parse_args(argv)
     if args.holdout >= args.days:
         ap.error("--holdout must be smaller than --days")
 
     from lastmile.learn.evaluate import compare, format_comparison
+    from lastmile.learn.history import driven_routes
     from lastmile.learn.simulate import history_days, simulate_history
     from lastmile.learn.train import train_service, train_travel
 
-    db, drop = _database(args.pg)
+    if args.pg and args.history:
+        ap.error("--history is a SQLite file; leave it out with --pg")
+    db, drop = _database(args.pg, args.history)
     try:
         t0 = time.perf_counter()
-        print(f"recording {args.days} simulated days ({args.orders} orders, {args.drivers} drivers each) "
-              f"into {'PostgreSQL' if args.pg else 'SQLite'} ...", flush=True)
-        sims = simulate_history(db.session, args.days, orders=args.orders, drivers=args.drivers, via_live=False,
-                                progress=lambda d: print(f"  {d.day} {d.day:%a} seed {d.seed}: {d.routes} routes, "
-                                                         f"{d.stops} stops, {d.pings} pings", flush=True))
-        t1 = time.perf_counter()
         days = history_days(args.days)
+        with db.session() as s:
+            recorded = {r.day for r in driven_routes(s)}
+        if set(days) <= recorded:
+            print(f"reusing the {len(days)} recorded days in {args.history}")
+            stops = pings = 0
+        else:
+            print(f"recording {args.days} simulated days ({args.orders} orders, {args.drivers} drivers each) "
+                  f"into {'PostgreSQL' if args.pg else 'SQLite'} ...", flush=True)
+            sims = simulate_history(db.session, args.days, orders=args.orders, drivers=args.drivers, via_live=False,
+                                    progress=lambda d: print(f"  {d.day} {d.day:%a} seed {d.seed}: {d.routes} "
+                                                             f"routes, {d.stops} stops, {d.pings} pings", flush=True))
+            stops, pings = sum(d.stops for d in sims), sum(d.pings for d in sims)
+        t1 = time.perf_counter()
         train_days, test_days = set(days[:-args.holdout]), set(days[-args.holdout:])
         with db.session() as s:
             travel = train_travel(s, days=train_days)
             service = train_service(s, days=train_days)
             t2 = time.perf_counter()
-            print(f"history: {sum(d.stops for d in sims)} stops, {sum(d.pings for d in sims)} pings "
-                  f"({t1 - t0:.0f} s); trained on {len(train_days)} days in {t2 - t1:.1f} s: "
+            print(f"history: {stops} stops, {pings} pings recorded ({t1 - t0:.0f} s); trained on {len(train_days)} days in {t2 - t1:.1f} s: "
                   f"travel {travel.rows} legs (validation MAE per leg {travel.metrics['mae_static_s']:.0f} s static, "
                   f"{travel.metrics['mae_learned_s']:.0f} s learned), service {service.rows} visits "
                   f"({service.metrics['mae_static_s']:.0f} s static, {service.metrics['mae_learned_s']:.0f} s learned)")

@@ -79,6 +79,10 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
     report = progress or (lambda f, m: None)
     report(0.0, "building travel matrix")
     index, model = build_model(problem, provider, matrix, traffic, learned)
+    if isinstance(model, LearnedTravelModel):  # its grid (one batch for the predictor) is not search time
+        t_grid = time.perf_counter()
+        model.table()
+        t0 += time.perf_counter() - t_grid
     ctx = Context(problem, index, model)
     report(0.02, "checking which vehicles can serve each stop")
     elig = eligibility(ctx)
