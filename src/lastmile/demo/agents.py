@@ -172,6 +172,7 @@ class DriverAgent:
         self.break_taken = not spec.break_s
         self.expected_back: set[str] = set()
         self.visited: set[str] = set()
+        self.deferred: set[str] = set()  # stops left for another day (their windows are not today)
         self.km = 0.0
 
     # -- plumbing ----------------------------------------------------------------------
@@ -229,6 +230,10 @@ class DriverAgent:
             self.take_break(t)
             return
         stops = [s for s in self.route["stops"] if s["status"] not in FINAL]  # type: ignore[index]
+        for s in stops:  # a stop whose every window is on a later day is not for today
+            if s["windows"] and all(self._secs(w["start"]) >= 86400 for w in s["windows"]):
+                self.deferred.add(s["id"])
+        stops = [s for s in stops if s["id"] not in self.deferred]
         if not stops or t >= self.w.end_s:
             self.drive(t, self.spec.depot_key, self.at_depot, "returning")
             return
@@ -294,6 +299,13 @@ class DriverAgent:
         self.w.publisher.send(self.drv, [(t, pos, v, b)], self.w.iso, self.w.stats)
 
     def arrive(self, t: float, stop: dict[str, Any]) -> None:
+        # the route may have changed on the way (a proposal applied, the stop moved to
+        # another driver): the app shows the route as it is now
+        current = next((s for s in (self.fetch() or {}).get("stops", []) if s["id"] == stop["id"]), None)
+        if current is None or current["status"] in FINAL:
+            self.next_leg(t)
+            return
+        stop = current
         self.state = "at_stop"
         self.act(t, "arrive", stop["id"])
         key = stop["reference"]
@@ -362,7 +374,8 @@ class DriverAgent:
         if self.state == "ill":
             return
         if self.fetch() is not None and t < self.w.end_s and self.state != "ill" and \
-                any(s["status"] not in FINAL for s in self.route["stops"]):  # type: ignore[index]
+                any(s["status"] not in FINAL and s["id"] not in self.deferred
+                    for s in self.route["stops"]):  # type: ignore[index]
             self.next_leg(t)  # stops were added while driving back
             return
         self.end_shift(t)
@@ -424,7 +437,12 @@ class Dispatcher:
     def illness(self, t: float, key: str) -> None:
         agent = self.drivers[key]
         if agent.state in ("off", "done") or agent.route is None:
-            return
+            # the world's ill driver is not on the road (finished early, or has no route): so
+            # the demo still shows the dispatcher's side, the driver with most left falls ill
+            on_road = [a for a in self.drivers.values() if a.state not in ("off", "done") and a.route is not None]
+            if not on_road:
+                return
+            agent = max(on_road, key=lambda a: sum(s["status"] not in FINAL for s in a.route["stops"]))
         agent.fall_ill(t)
         try:
             self.w.api.post(f"/routes/{agent.route['id']}/unavailable", token=self.w.seeded.dispatcher_token)

@@ -56,7 +56,7 @@ def outcome(api: Api, db: Any, settings: Any, seeded: Seeded, day_iso: str, stat
                 reasons[reason] += 1
             elif oid in unplanned:
                 what = "not planned"
-                reasons[f"not planned: {unplanned[oid]}"] += 1
+                reasons[f"not planned: {_general(unplanned[oid])}"] += 1
             elif oid not in on_a_route and o.status == "pending":  # came in during the day; no route took it
                 what = "not planned"
                 reasons["not planned: came in during the day and no live route could take it"] += 1
@@ -96,6 +96,14 @@ def outcome(api: Api, db: Any, settings: Any, seeded: Seeded, day_iso: str, stat
                              "proposals_applied_by_dispatcher": stats.proposals_applied,
                              "proposals_stale": stats.proposals_stale}
     return out
+
+
+def _general(reason: str) -> str:
+    """A planner's reason without the times that make each one unique."""
+    import re
+
+    reason = re.sub(r"\s*\([^)]*\)", "", reason)
+    return re.sub(r"^window closes \d\d:\d\d; ", "", reason).strip()
 
 
 ONCE = ("order.created", "order.delivered", "order.returned", "stop.done", "stop.arrived", "pod.recorded",

@@ -38,7 +38,6 @@ class Options:
     host: str = "127.0.0.1"
     mqtt: str | None = None  # host:port of an MQTT broker (OwnTracks positions)
     ping_s: float | None = None
-    reuse: bool = False
     day: date | None = None
 
 
@@ -65,19 +64,15 @@ def prepare_env(opts: Options, extra: dict[str, str] | None = None) -> None:
     get_tracking_settings.cache_clear()
 
 
-def fresh_data_dir(path: Path, reuse: bool) -> bool:
-    """Start clean (the demo owns this folder: it is wiped if it holds a previous demo)
-    unless ``reuse``; returns whether a previous demo day is reused."""
-    db = path / "lastmile.db"
-    if reuse and db.exists():
-        return True
+def fresh_data_dir(path: Path) -> None:
+    """Every run starts clean: the demo owns this folder and re-creates it (a folder it
+    did not create is refused, so a real data folder is never wiped)."""
     if path.exists():
         if any(path.iterdir()) and not (path / ".lastmile-demo").exists():
             raise SystemExit(f"{path} is not empty and is not a demo data folder; choose another --data-dir")
         shutil.rmtree(path)
     path.mkdir(parents=True)
     (path / ".lastmile-demo").write_text("created by `lastmile demo`; deleted and re-created by the next run\n")
-    return False
 
 
 def day_window(day: Any, hours: float) -> tuple[int, int]:
@@ -165,7 +160,7 @@ def wrap_up(w: Any, drivers: dict[str, Any], t: float) -> None:
 def headless(opts: Options, console: Any, progress: Any = None) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
-    fresh_data_dir(opts.data_dir, reuse=False)
+    fresh_data_dir(opts.data_dir)
     # in-process, one request after another: the per-device flood limit is for phones
     prepare_env(opts, {"LASTMILE_TRACKING_DEVICE_REQUESTS_PER_WINDOW": "100000000"})
     from ..app import create_app
@@ -308,9 +303,7 @@ def live(opts: Options, console: Any, progress_factory: Any) -> None:
 
     if not port_free(opts.host, opts.port):
         raise SystemExit(f"port {opts.port} on {opts.host} is in use (another lastmile?): choose one with --port")
-    reused = fresh_data_dir(opts.data_dir, reuse=opts.reuse)
-    if reused:
-        raise SystemExit("--reuse: not supported yet for a live day; run without it to start clean")
+    fresh_data_dir(opts.data_dir)
     prepare_env(opts)
     from ..app import create_app
     from ..config import get_settings
