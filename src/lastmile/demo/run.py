@@ -68,7 +68,8 @@ def fresh_data_dir(path: Path) -> None:
     """Every run starts clean: the demo owns this folder and re-creates it (a folder it
     did not create is refused, so a real data folder is never wiped)."""
     if path.exists():
-        if any(path.iterdir()) and not (path / ".lastmile-demo").exists():
+        old_plan = {"plan.json", "plan.geojson", "plan.csv"}  # what the earlier `lastmile demo` wrote there
+        if not (path / ".lastmile-demo").exists() and {p.name for p in path.iterdir()} - old_plan:
             raise SystemExit(f"{path} is not empty and is not a demo data folder; choose another --data-dir")
         shutil.rmtree(path)
     path.mkdir(parents=True)
