@@ -163,20 +163,32 @@ def test_live_etas_use_the_newest_model_and_the_static_one_without(db, published
     assert etas() == static
 
 
-def test_the_plan_job_uses_the_newest_travel_model(db, published_day):
-    from lastmile.learn.live import learned_travel
+def test_the_plan_job_uses_the_newest_travel_model(db, client, world, published_day):
+    from lastmile.dispatch.service import run_plan
+    from lastmile.jobs.queue import huey
 
+    from tests.server.conftest import TODAY, order_body
+
+    d = world.headers["dispatcher"]
+
+    def plan_new_orders(ref: str) -> dict:
+        for i, (lat, lon) in enumerate(((27.5400, -99.4900), (27.5520, -99.4700))):
+            r = client.post("/orders", json=order_body(world, lat=lat, lon=lon, reference=f"{ref}{i}",
+                                                       shipper_id=world.ids["shipper"]), headers=d)
+            assert r.status_code == 201, r.text
+        r = client.post("/plans", json={"date": TODAY.isoformat(), "depot_ids": [world.ids["depot"]],
+                                        "options": {"time_limit_s": 1, "seed": 1}}, headers=d)
+        assert r.status_code == 202, r.text
+        huey.flush()
+        assert run_plan(db, r.json()["id"]) == "done"
+        return client.get(f"/plans/{r.json()['id']}", headers=d).json()
+
+    # published_day was planned without a model: no note
+    assert not any("learned" in n for n in published_day["plan"]["stats"]["notes"])
     with db.session() as s:
-        assert learned_travel(s) is None
         store.save(s, "travel", _constant_model("travel", 1.5), training_rows=200, features=[], metrics={})
         s.commit()
     store.forget()
-    with db.session() as s:
-        model = learned_travel(s)
-        assert model is not None and model.version == 1
-        cols = {"olat": np.array([27.5]), "olon": np.array([-99.5]), "dlat": np.array([27.55]),
-                "dlon": np.array([-99.48]), "tod_h": np.array([9.0]), "weekday": np.array([2.0]),
-                "straight_m": np.array([5000.0]), "static_s": np.array([600.0]), "cross": np.array([0.0]),
-                "oside": np.array([1.0])}
-        assert model.factors(cols)[0] == pytest.approx(1.5, rel=0.02)
-
+    plan = plan_new_orders("P")
+    assert "travel times learned from history (model v1)" in plan["stats"]["notes"]
+    assert plan["routes"]

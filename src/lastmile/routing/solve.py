@@ -182,7 +182,9 @@ def solve(problem: Problem, options: Options = Options(), *, provider: MatrixPro
             routes.append(schedule(ctx, v, seq).route)
     report(1.0, "done")
     return Plan(tuple(routes), tuple(unassigned), _stats(ctx, routes, unassigned, time.perf_counter() - t0),
-                backend=getattr(backend, "name", "?"), matrix_provider=model.provider, seed=options.seed)
+                backend=getattr(backend, "name", "?"), matrix_provider=model.provider, seed=options.seed,
+                notes=(f"travel times learned from history (model v{model.learned_version})",)
+                if isinstance(model, LearnedTravelModel) else ())
 
 
 def _repair(ctx: Context, vid: str, seq: list[str]) -> tuple[list[str], list[tuple[str, str, str]]]:
