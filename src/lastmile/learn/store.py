@@ -50,10 +50,12 @@ class TravelPredictor:
     version: int = 0
     id: str = ""
     scale: float = 1.0  # exp(log prediction) is a median; x scale makes it a mean (sums of legs)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def factors(self, cols: dict[str, np.ndarray]) -> np.ndarray:
         X = travel_matrix(cols, self.speed)
-        pred = self.booster.predict(X, num_threads=1) if len(X) else np.zeros(0)
+        with self.lock:  # one booster shared by the server's threads: one prediction at a time
+            pred = self.booster.predict(X, num_threads=1) if len(X) else np.zeros(0)
         return np.clip(np.exp(pred) * self.scale, FACTOR_MIN, FACTOR_MAX)
 
     def artifact(self) -> dict[str, Any]:
@@ -74,10 +76,13 @@ class ServicePredictor:
     version: int = 0
     id: str = ""
     scale: float = 1.0  # as TravelPredictor.scale
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def factors(self, visits: list[Visit]) -> np.ndarray:
         X = service_matrix(visits, self.customers)
-        return np.clip(np.exp(self.booster.predict(X, num_threads=1)) * self.scale, SERVICE_MIN, SERVICE_MAX)
+        with self.lock:
+            pred = self.booster.predict(X, num_threads=1)
+        return np.clip(np.exp(pred) * self.scale, SERVICE_MIN, SERVICE_MAX)
 
     def service_s(self, visits: list[Visit]) -> np.ndarray:
         if not visits:
