@@ -228,6 +228,25 @@ def _values(session: Session, settings: Settings, order: Order, kind: str, link:
             "link": link, "window": window, "date": date}
 
 
+def tracking_token_for(session: Session, settings: Settings, order: Order) -> str:
+    """The order's one tracking link for notifications: every message about an order
+    carries the same link (a customer who kept the first one is not handed a new one
+    each time). The token is derived from the server's secret key and the order id
+    (HMAC-SHA256, 192 bits: as unguessable as a random one while the key is secret);
+    like any tracking token only its hash is stored, once."""
+    from ..kit.ids import hash_secret
+    from ..orders.models import TrackingToken
+
+    key = settings.secret_key.get_secret_value().encode()
+    digest = hmac.new(key, b"tracking-link:" + order.id.encode(), hashlib.sha256).digest()[:24]
+    token = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    h = hash_secret(token)
+    if session.scalar(select(TrackingToken.id).where(TrackingToken.token_hash == h)) is None:
+        session.add(TrackingToken(order_id=order.id, token_hash=h))
+    session.flush()
+    return token
+
+
 def notify(session: Session, order: Order, kind: str, *, settings: Settings | None = None,
            eta_at: datetime | None = None, **_ctx: Any) -> list[str]:
     """Queue the ``kind`` message for this order on each of its channels (once per
@@ -246,9 +265,7 @@ def notify(session: Session, order: Order, kind: str, *, settings: Settings | No
     todo = {k: v for k, v in keys.items() if k not in done}
     if not todo:
         return []
-    from ..orders.service import issue_tracking_token
-
-    token = issue_tracking_token(session, order)  # also flushes the order and its event
+    token = tracking_token_for(session, settings, order)  # also flushes the order and its event
     link = f"{settings.public_url.rstrip('/')}/t/{token}" + ("#reschedule" if kind == "failed" else "")
     values = _values(session, settings, order, kind, link, eta_at)
     now = utcnow()
