@@ -49,12 +49,14 @@ def _pg_statement(conn: Any, shape: tuple[tuple[Table, tuple[str, ...]], ...]) -
     binding ~75 values one by one cost more than the whole JSON encoding."""
     stmt = _statements.get(shape)
     if stmt is None:
-        q = conn.dialect.identifier_preparer.quote
+        prep = conn.dialect.identifier_preparer
 
         def ins(i: int, t: Table, cols: tuple[str, ...]) -> str:
-            names = ", ".join(q(c) for c in cols)
-            return (f"INSERT INTO {q(t.name)} ({names}) SELECT {names} "
-                    f"FROM json_populate_record(NULL::{q(t.name)}, CAST(:r{i} AS json))")
+            # the JSON object's keys are the columns' keys; the record's fields their names
+            names = ", ".join(prep.quote(t.c[c].name) for c in cols)
+            table = prep.format_table(t)
+            return (f"INSERT INTO {table} ({names}) SELECT {names} "
+                    f"FROM json_populate_record(NULL::{table}, CAST(:r{i} AS json))")
 
         *head, last = shape
         with_ = ", ".join(f"ins_{i} AS ({ins(i, t, cols)})" for i, (t, cols) in enumerate(head))
@@ -63,6 +65,17 @@ def _pg_statement(conn: Any, shape: tuple[tuple[Table, tuple[str, ...]], ...]) -
             _statements.clear()
         _statements[shape] = stmt
     return stmt
+
+
+_renamed: dict[Table, dict[str, str]] = {}
+
+
+def _by_name(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` keyed by column name (the same as the key, unless a model says otherwise)."""
+    renamed = _renamed.get(table)
+    if renamed is None:
+        renamed = _renamed[table] = {c.key: c.name for c in table.columns if c.key != c.name}
+    return {renamed.get(k, k): x for k, x in values.items()} if renamed else values
 
 
 def insert_rows(session: Session, rows: Sequence[Row]) -> None:
@@ -74,7 +87,7 @@ def insert_rows(session: Session, rows: Sequence[Row]) -> None:
     if conn.dialect.name == "postgresql":
         shape = tuple((t, tuple(v)) for t, v in full)
         # orjson writes aware datetimes and dates in ISO 8601, which PostgreSQL reads back exactly
-        params = {f"r{i}": orjson.dumps(v).decode() for i, (_, v) in enumerate(full)}
+        params = {f"r{i}": orjson.dumps(_by_name(t, v)).decode() for i, (t, v) in enumerate(full)}
         conn.execute(_pg_statement(conn, shape), params)
         return
     for t, v in full:
