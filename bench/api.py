@@ -20,15 +20,17 @@ events). Two modes, each with its own plain-insert baseline:
 
 The default rate, 100 requests/s, is 50 clients each sending one request every
 half second: 360,000 orders an hour, far more than one city's fleet receives (the
-Laredo day of SCENARIOS.md is a few thousand), and about half of what a 2-CPU machine
-that also runs PostgreSQL and the load generator can serve saturated. An open-loop
+Laredo day of SCENARIOS.md is a few thousand), and under half of what a quiet 2-CPU
+machine that also runs PostgreSQL and the load generator serves saturated (220-235
+creates/s and 410-470 lists/s with the heavier create path of November 2026). An open-loop
 run *above* capacity measures a queue that grows for as long as the test lasts (the
 p95 then depends on the test's length, not on the server), so the run prints the
 offered rate as a share of the measured capacity and warns when it is over 100 %.
 
 Prints p50/p95, requests/s and the server's CPU time per request (its processes'
-user + system time: steady when other work shares the machine, where latency is
-not -- compare code versions by it on a busy box), with the 1-minute load average
+user + system time: far steadier than latency when other work shares the machine,
+though it too grows on a box loaded many times over -- compare code versions by it,
+run back to back), with the 1- and 5-minute load averages
 beside each section; the last line is the key figure: PostgreSQL p95s against the
 targets of issue 4 (p95 <= 100 ms for creates, <= 50 ms for reads) at the paced rate,
 and the saturated capacity with its (queueing) p95 beside it.
