@@ -334,3 +334,35 @@ def test_the_break_is_owed_then_taken_then_over(db, published_day):
     assert shifted(e0, refresh(t + timedelta(seconds=30)), 30)  # owed: taken before driving on
     assert shifted(e0, refresh(t + timedelta(minutes=1), source="break", break_taken=True), 31)  # on it
     assert shifted(e0, refresh(t + timedelta(minutes=11), source="break_end", delay_s=0, break_taken=True), 11)
+
+
+def test_the_route_finishes_when_the_driver_is_back_at_the_depot(db, published_day):
+    """Leaving the depot with stops still to serve changes nothing; once every stop is
+    done, failed or skipped, the first fix inside the depot's fence finishes the route
+    (dispatch.live.finish_route: event, version bump, broadcast)."""
+    from lastmile.dispatch import live
+    from lastmile.dispatch.models import Route, RouteStop
+
+    route = _route(db, published_day)
+    depot = _depot(db, route["depot_id"])
+    stops = _stops(db, route["id"])
+    t = SHIFT_START + timedelta(minutes=30)
+    fix(db, route, *_toward(depot, (stops[0]["lat"], stops[0]["lon"]), 0.3), t, speed=12.0)
+    assert _route_status(db, route["id"]) == "started"
+    fix(db, route, *depot, t + timedelta(minutes=5), speed=0.0)  # back at the depot, stops still to serve
+    assert _route_status(db, route["id"]) == "started"
+    with db.session() as s:
+        for k, st in enumerate(stops):
+            live.mark_stop(s, s.get(RouteStop, st["id"]), "done" if k else "failed", actor="system",
+                           at=t + timedelta(minutes=20 + k), reason="" if k else "not_home")
+        s.commit()
+    away = _toward(depot, (stops[-1]["lat"], stops[-1]["lon"]), 0.5)
+    fix(db, route, *away, t + timedelta(minutes=60), speed=12.0)  # driving home
+    assert _route_status(db, route["id"]) == "started"
+    fix(db, route, depot[0] + 0.0002, depot[1], t + timedelta(minutes=75), speed=2.0)
+    assert _route_status(db, route["id"]) == "finished"
+    with db.session() as s:
+        assert s.get(Route, route["id"]).finished_at == t + timedelta(minutes=75)
+    assert _events(db, route["id"], "route.finished") == 1
+    fix(db, route, *depot, t + timedelta(minutes=80), speed=0.0)  # nothing more happens
+    assert _events(db, route["id"], "route.finished") == 1

@@ -210,6 +210,10 @@ def _on_route(session: Session, route: Route, state: RouteEtaState, fixes: list[
             changed |= _act(session, route, stops, actions, fix.at)
         _remember_fix(state, fix.lat, fix.lon, fix.at)
         newest = fix
+        if route.status == "started" and _back_at_depot(session, route, snaps if stops is None else _snapshot(stops),
+                                                        fix, cfg):
+            live.finish_route(session, route, fix.at, ACTOR)  # the day is over: nothing left to predict
+            return
     if newest is None:
         return
     at = newest.at
@@ -439,6 +443,15 @@ def _last_position(session: Session, route: Route, state: RouteEtaState, stops: 
             return LatLon(st.order.lat, st.order.lon)
     depot = session.get(Depot, route.depot_id)
     return LatLon(depot.lat, depot.lon) if depot is not None else LatLon(stops[0].order.lat, stops[0].order.lon)
+
+
+def _back_at_depot(session: Session, route: Route, snaps: list[_Snap], fix: Fix, cfg: Settings) -> bool:
+    """Every stop is served (done, failed or skipped) and the driver is inside the
+    depot's fence: the route is over."""
+    if not snaps or any(sn.status not in STOP_FINAL for sn in snaps):
+        return False
+    depot = session.get(Depot, route.depot_id)
+    return depot is not None and _dist_m(depot.lat, depot.lon, fix.lat, fix.lon) <= cfg.geofence_radius_m
 
 
 # --- geofence: arrived / departed / en_route ---
