@@ -137,6 +137,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/t/{token}/reschedule"): PUBLIC,
     ("POST", "/t/{token}/rating"): PUBLIC,
     ("GET", "/t/{token}/pickup-points"): PUBLIC,
+    ("GET", "/t/push-sw.js"): PUBLIC,
     ("PUT", "/t/{token}/pickup"): PUBLIC,
     ("DELETE", "/t/{token}/pickup"): PUBLIC,
     ("GET", "/pickup-points"): STAFF,

@@ -4,6 +4,7 @@ link) and the driver's and dispatcher's side of the conversation,
 
 from __future__ import annotations
 
+from pathlib import Path as Path_
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -77,6 +78,17 @@ async def _no_store(response: Response) -> None:
 
 OrderDep = Annotated[Order, Depends(_order)]
 Public = [Depends(public), Depends(_no_store)]
+
+
+PUSH_WORKER = Path_(__file__).resolve().parent.parent / "web" / "static" / "portal" / "push-sw.js"
+
+
+@router.get("/t/push-sw.js", response_class=Response, dependencies=[Depends(public)],
+            responses={200: {"content": {"text/javascript": {}}}})
+def push_worker() -> Response:
+    """The tracking page's service worker for web push (scope ``/t/``)."""
+    return Response(PUSH_WORKER.read_bytes(), media_type="text/javascript",
+                    headers={"service-worker-allowed": "/t/", "cache-control": "no-cache"})
 
 
 @router.get("/t/{token}/state", response_model=TrackingState, dependencies=Public)

@@ -518,8 +518,56 @@ $("rate-form").addEventListener("submit", async (ev) => {
   }
 });
 
+// -- web push: the browser subscribes to this order's messages ------------------------------
+
+function keyBytes(b64) {
+  const pad = "=".repeat((4 - (b64.length % 4)) % 4);
+  const raw = atob((b64 + pad).replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+async function setUpPush() {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) return;
+  if (["delivered", "failed", "returned", "cancelled"].includes(state.phase)) return;
+  let key = null;
+  try { key = (await (await fetch("/notifications/push/key", { cache: "no-store" })).json()).public_key; } catch (_) { return; }
+  if (!key) return;  // web push is not configured on this server
+  const button = $("push-enable");
+  const status = $("push-status");
+  const registration = await navigator.serviceWorker.register("/t/push-sw.js", { scope: "/t/" });
+  const existing = await registration.pushManager.getSubscription();
+  button.hidden = Notification.permission === "denied" || (existing && Notification.permission === "granted");
+  if (existing && Notification.permission === "granted") {
+    status.textContent = t("push.on");
+    status.hidden = false;
+  }
+  button.addEventListener("click", async () => {
+    try {
+      if ((await Notification.requestPermission()) !== "granted") {
+        status.textContent = t("push.denied");
+        status.hidden = false;
+        button.hidden = true;
+        return;
+      }
+      const sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(key) });
+      const res = await fetch("/notifications/push/subscriptions", {
+        method: "POST", headers: { "content-type": "application/json" }, credentials: "omit",
+        body: JSON.stringify({ token, subscription: sub.toJSON() }),
+      });
+      if (!res.ok) throw new Error(res.statusText);
+      button.hidden = true;
+      status.textContent = t("push.on");
+      status.hidden = false;
+      document.body.dataset.push = "on";
+    } catch (e) {
+      showError(e.message);
+    }
+  });
+}
+
 for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => setLanguage(b.dataset.lang, true));
 
 setLanguage(lang);
 connect();
+setUpPush().catch(() => {});  // push is a bonus: the page works without it
 document.body.dataset.ready = "true";
