@@ -62,3 +62,33 @@ def test_estimate_prefers_a_slot_where_a_neighbour_is_served():
     booked = [(LatLon(27.501, -99.501), TimeWindow(10 * 3600, 12 * 3600))]
     q = rs.quote_estimate(place, depot, windows, booked)
     assert q[1].cost_cents < q[0].cost_cents and q[1].green and not q[0].green and q[1].neighbour
+
+
+def test_a_days_quotes_are_kept_per_version_of_the_day(client, world, live_day, db, monkeypatch):
+    """Asking again for the same address does not rebuild the live day; a change to the
+    day's routes (a version bump) or orders prices it afresh."""
+    from sqlalchemy import select
+
+    from lastmile.dispatch import slots as ds
+    from lastmile.dispatch.models import Route
+    from tests.server.conftest import order_body
+
+    builds = []
+    real = ds.load_day
+    monkeypatch.setattr(ds, "load_day", lambda *a, **k: builds.append(1) or real(*a, **k))
+    ds._CACHE.clear()
+    body = {"lat": 27.5421, "lon": -99.4891, "depot_id": world.ids["depot"], "start": TODAY.isoformat(), "days": 1}
+    first = client.post("/slots/offer", json=body, headers=world.headers["shipper"]).json()["slots"]
+    assert len(builds) == 1
+    again = client.post("/slots/offer", json=body, headers=world.headers["shipper"]).json()["slots"]
+    assert again == first and len(builds) == 1  # served from the day's version
+    with db.session() as s:
+        r = s.scalars(select(Route).where(Route.published.is_(True))).first()
+        r.version = (r.version or 0) + 1  # what every live change to a route does
+        s.commit()
+    client.post("/slots/offer", json=body, headers=world.headers["shipper"])
+    assert len(builds) == 2
+    r = client.post("/orders", json={**order_body(world), "date": TODAY.isoformat()}, headers=world.headers["dispatcher"])
+    assert r.status_code == 201, r.text
+    client.post("/slots/offer", json=body, headers=world.headers["shipper"])
+    assert len(builds) == 3  # a new order that day
