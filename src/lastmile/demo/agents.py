@@ -135,6 +135,7 @@ class World:
         self.stats = Stats()
         self.order_keys: dict[str, str] = {}
         self.files = itertools.count(1)
+        self.dispatcher: Any = None
 
     def iso(self, t: float) -> str:
         return at_seconds(self.day.date, self.day.zone, int(t)).isoformat()
@@ -362,6 +363,8 @@ class DriverAgent:
         if res["status"] == "applied":
             self.w.stats.fail_reasons[reason] += 1
             self.expected_back.update(codes)
+            if self.w.dispatcher is not None:
+                self.w.dispatcher.poke(t)  # a failed attempt brings a reattempt proposal
 
     def take_break(self, t: float) -> None:
         self.state = "on_break"
@@ -414,11 +417,16 @@ class DriverAgent:
 
 class Dispatcher:
     """The dispatcher's side of the day, through the staff API: the ill driver's route is
-    marked unavailable, and open proposals are accepted after a short look."""
+    marked unavailable, and open proposals are accepted after a short look -- looked at
+    when something happened that makes proposals (a new order, a failed attempt, the
+    illness) and every ``every_s`` besides."""
 
-    def __init__(self, w: World, drivers: dict[str, DriverAgent], *, look_s: float = 30.0, every_s: float = 30.0) -> None:
+    def __init__(self, w: World, drivers: dict[str, DriverAgent], *, look_s: float = 5.0,
+                 every_s: float = 300.0) -> None:
         self.w, self.drivers, self.look_s, self.every_s = w, drivers, look_s, every_s
-        self.first_seen: dict[str, float] = {}
+        self._poked_for: float = -1.0
+        self.releases_left = 0  # new orders still to come in today
+        w.dispatcher = self
 
     def start(self, t0: float) -> None:
         ill = self.w.day.illness
@@ -426,13 +434,33 @@ class Dispatcher:
             self.w.timeline.at(ill.at_s, lambda: self.illness(ill.at_s, ill.driver_key))
         for o in self.w.day.orders:
             if o.release_s is not None:
+                self.releases_left += 1
                 self.w.timeline.at(o.release_s, lambda o=o: self.new_order(o))
         self.w.timeline.at(t0 + self.every_s, lambda: self.review(t0 + self.every_s))
 
+    def _secs(self, iso_text: str) -> float:
+        from datetime import datetime
+
+        from ..kit.time import seconds_since_midnight
+
+        return seconds_since_midnight(datetime.fromisoformat(iso_text.replace("Z", "+00:00")), self.w.day.date,
+                                      self.w.day.zone)
+
+    def poke(self, t: float) -> None:
+        """Something happened: look at the proposals shortly (and once more a little later)."""
+        at = t + self.look_s + 1
+        if at <= self._poked_for:
+            return
+        self._poked_for = at
+        self.w.timeline.at(at, lambda: self.review(at, reschedule=False))
+        self.w.timeline.at(at + 60, lambda: self.review(at + 60, reschedule=False))
+
     def new_order(self, o: Any) -> None:
+        self.releases_left -= 1
         create_order(self.w.api, self.w.seeded, o)
         self.w.refresh_keys()
         self.w.stats.new_orders += 1
+        self.poke(o.release_s)
 
     def illness(self, t: float, key: str) -> None:
         agent = self.drivers[key]
@@ -448,15 +476,15 @@ class Dispatcher:
             self.w.api.post(f"/routes/{agent.route['id']}/unavailable", token=self.w.seeded.dispatcher_token)
         except ApiError as e:
             log.warning("could not mark %s unavailable: %s", key, e)
-        self.review(t, reschedule=False)
+        self.poke(t)
 
     def review(self, t: float, reschedule: bool = True) -> None:
         props = self.w.api.get("/proposals", token=self.w.seeded.dispatcher_token,
                                params={"status": "open", "date": self.w.day.date.isoformat()})["proposals"]
         for p in reversed(props):  # oldest first
             self.w.stats.proposals_seen.add(p["id"])
-            seen = self.first_seen.setdefault(p["id"], t)
-            if t - seen < self.look_s:
+            made = self._secs(p["created_at"]) if p.get("created_at") else t
+            if t - made < self.look_s:
                 continue
             try:
                 self.w.api.post(f"/proposals/{p['id']}/apply", token=self.w.seeded.dispatcher_token)
@@ -466,6 +494,7 @@ class Dispatcher:
                     raise
                 # a route it changes moved on meanwhile: the dispatcher turns it down
                 self.w.stats.proposals_stale += 1
+                self.w.stats.rejected.append(f"proposal {p['kind']} at {t:.0f}: {e.body[:200]}")
                 try:
                     self.w.api.post(f"/proposals/{p['id']}/reject", token=self.w.seeded.dispatcher_token)
                 except ApiError:

@@ -138,7 +138,10 @@ def make_agents(api: Any, day: Any, seeded: Any, publisher: Any, start_s: float,
 
 
 def all_done(drivers: dict[str, Any]) -> bool:
-    return all(a.state == "done" for a in drivers.values())
+    """Every driver is back and no order is still to come in today."""
+    w = next(iter(drivers.values())).w if drivers else None
+    pending = w.dispatcher.releases_left if w is not None and w.dispatcher is not None else 0
+    return pending <= 0 and all(a.state == "done" for a in drivers.values())
 
 
 def wrap_up(w: Any, drivers: dict[str, Any], t: float) -> None:
@@ -189,7 +192,7 @@ def headless(opts: Options, console: Any, progress: Any = None) -> dict[str, Any
         api = Api(client)
         seeded, plan = seed_and_plan(api, db, settings, day, opts, say, sources=lambda i: ("osmand", "app")[i % 2])
         jobs.drain(clock.now())
-        w, drivers, _ = make_agents(api, day, seeded, Publisher(api), start_s, end_s, opts.ping_s or 60.0)
+        w, drivers, _ = make_agents(api, day, seeded, Publisher(api), start_s, end_s, opts.ping_s or 120.0)
         tl = w.timeline
         steps, t_end = 0, float(start_s)
         while len(tl) and not all_done(drivers):
