@@ -46,7 +46,7 @@ async def _check_storage(app: Any) -> AsyncIterator[None]:
     yield
 
 
-router = APIRouter(tags=["driver", "pod"], lifespan=_check_storage)
+router = APIRouter(tags=["driver app and proof of delivery"], lifespan=_check_storage)
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 driver_only = allow("driver")
