@@ -41,7 +41,8 @@ def test_state_shows_the_order_eta_and_stops_before_but_no_driver_before_en_rout
     assert st["stops_before"] == 1
     assert st["eta"]["start"] <= st["eta"]["at"] < st["eta"]["end"]
     assert st["live"] is False and st["position"] is None and st["driver"] is None
-    assert st["can"] == {"message": True, "preferences": True, "reschedule": True, "rate": False}
+    assert st["can"] == {"message": True, "preferences": True, "reschedule": True, "rate": False, "pickup": True}
+    assert st["pickup"] is None  # delivered to the door unless the customer picks a locker
     assert "phone" not in r.text and "+1 956" not in r.text and day["route_id"] not in r.text
     assert r.headers["cache-control"] == "no-store"
 
