@@ -252,6 +252,20 @@ def test_a_draft_plan_is_edited_then_published_as_edited(client, world, db):
     # a published plan is no longer a draft to edit
     r = client.post("/routes/moves/preview", json={"order_id": o[(1, 1)], "to_route_id": r2, "plan_id": plan}, headers=h)
     assert r.status_code == 409 and r.json()["error"]["field"] == "plan_id"
+    # nor once a newer plan for the day replaced it (it is "done" again, but history)
+    from lastmile.dispatch.models import Plan
+
+    with db.session() as s:
+        newer = Plan(organization_id=world.org, date=TODAY, depot_ids=[world.ids["depot"]], status="done",
+                     created_by="test", stats={"routes": 0, "assigned": 0, "unassigned": 0}, unassigned=[])
+        s.add(newer)
+        s.commit()
+        newer_id = newer.id
+    assert client.post(f"/plans/{newer_id}/publish", headers=h).status_code == 200
+    with db.session() as s:
+        assert s.get(Plan, plan).status == "done"
+    r = client.post("/routes/moves/preview", json={"order_id": o[(1, 1)], "to_route_id": r2, "plan_id": plan}, headers=h)
+    assert r.status_code == 409 and "replaced" in r.json()["error"]["message"]
 
 
 def test_a_pending_order_goes_into_a_draft_route(client, world, db):

@@ -145,6 +145,9 @@ def draft_plan(session: Session, organization_id: str, plan_id: str) -> Plan:
     if plan.status != "done":
         raise Conflict(f"only a draft plan (optimized, not published) can be edited; this one is {plan.status}",
                        field="plan_id")
+    if plan.published_at is not None:  # published once, then replaced by a newer plan: its routes are history
+        raise Conflict("this plan was published and then replaced by a newer one; only a draft can be edited",
+                       field="plan_id")
     return plan
 
 
