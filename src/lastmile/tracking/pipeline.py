@@ -348,15 +348,22 @@ def _thinned(items: list[tuple[Sender, Fix]], idx: list[int], min_s: float) -> l
     return out
 
 
+_UPSERTS: dict[str, Any] = {}  # dialect -> the driver_live upsert, built once
+
+
 def _upsert_live(session: Session, rows: list[dict[str, Any]]) -> None:
     """One INSERT .. ON CONFLICT for every driver's newest fix; a concurrent batch
     with a newer fix for the same driver wins."""
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    dialect = session.get_bind().dialect.name
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    ins = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert)(DriverLive)
-    cols = [c for c in rows[0] if c != "driver_id"]
+        ins = (sqlite_insert if dialect == "sqlite" else pg_insert)(DriverLive)
+        cols = [c for c in rows[0] if c != "driver_id"]
+        stmt = _UPSERTS[dialect] = ins.on_conflict_do_update(
+            index_elements=[DriverLive.driver_id], set_={c: ins.excluded[c] for c in cols},
+            where=DriverLive.at < ins.excluded.at)
     # one cached statement run for all rows (executemany), not a fresh multi-row VALUES to compile
-    session.execute(ins.on_conflict_do_update(
-        index_elements=[DriverLive.driver_id], set_={c: ins.excluded[c] for c in cols},
-        where=DriverLive.at < ins.excluded.at), rows)
+    session.execute(stmt, rows)
