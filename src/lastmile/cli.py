@@ -233,8 +233,8 @@ def _print_summary(result, problem) -> None:
 def demo(
     headless: Annotated[bool, typer.Option("--headless", help="no server: run the day at full speed and print "
                                                               "its outcome")] = False,
-    hours: Annotated[float, typer.Option(min=0.5, max=24, help="simulated hours, from 20 min before the first "
-                                                                 "shift (12.5 covers every shift)")] = 12.5,
+    hours: Annotated[float, typer.Option(min=0.5, max=24, help="simulated hours at most, from 20 min before the "
+                                                                 "first shift (drivers running late get to finish)")] = 14.0,
     speed: Annotated[float, typer.Option(min=1, max=3600, help="how much faster than real time the live day runs")] = 30.0,
     orders: Annotated[int, typer.Option(min=1, max=5000, help="orders of the day (about 5 % arrive during it)")] = 300,
     drivers: Annotated[int, typer.Option(min=1, max=18, help="drivers on shift")] = 15,

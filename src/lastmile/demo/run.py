@@ -31,7 +31,7 @@ class Options:
     seed: int = 1
     orders: int = 300
     drivers: int = 15
-    hours: float = 12.5
+    hours: float = 14.0
     speed: float = 30.0
     time_limit: float = 10.0
     port: int = 8000
