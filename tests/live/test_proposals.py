@@ -110,6 +110,29 @@ def test_failed_attempt_proposes_reattempt_today(client, world, db, live_day):
         assert s.get(Order, oid).status == "assigned"
 
 
+def test_reattempt_today_is_stale_once_the_order_moved_to_another_day(client, world, db, live_day):
+    """The next-day policy (or anyone) rescheduled the failed order before the dispatcher
+    applied "reattempt today": applying must not put tomorrow's windows on today's route."""
+    from lastmile.dispatch import live
+    from lastmile.orders.service import reattempt_next_day
+
+    oid = live_day["orders"][(2, 1)]
+    with db.session() as s:
+        stop = s.query(RouteStop).filter_by(order_id=oid).one()
+        live.mark_stop(s, stop, "failed", at=NOW, actor="system", reason="not_home")
+        s.commit()
+        pid = s.query(Proposal).filter_by(subject_id=oid, kind="reattempt").one().id
+        reattempt_next_day(s, "system", s.get(Order, oid), TODAY, "next-day policy")
+        s.commit()
+    r = client.post(f"/proposals/{pid}/apply", headers=world.headers["dispatcher"])
+    assert r.status_code == 409, r.text
+    assert "rescheduled" in r.json()["error"]["message"]
+    with db.session() as s:
+        assert [x.status for x in s.query(RouteStop).filter_by(order_id=oid)] == ["failed"]
+        o = s.get(Order, oid)
+        assert o.status == "pending" and o.date > TODAY
+
+
 def test_driver_unavailable_redistributes(client, world, db, live_day):
     h = world.headers["dispatcher"]
     r1, r2 = live_day["routes"][1], live_day["routes"][2]

@@ -411,6 +411,9 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
                 o = session.get(Order, oid, with_for_update=True)
                 if o is None:
                     raise Conflict("an order of this proposal is gone", field="changes")
+                if o.date != prop.date:  # rescheduled meanwhile (e.g. the next-day reattempt policy)
+                    raise Conflict(f"order {oid} was rescheduled to {o.date.isoformat()}; the proposal is stale",
+                                   field="changes")
                 if o.status == "failed":
                     from ..orders.service import transition
 
