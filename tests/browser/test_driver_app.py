@@ -783,3 +783,31 @@ def test_a_new_version_is_offered_with_a_reload_button(phone, live, page_errors,
     assert "lastmile-driver-feedfacecafe" in caches and f"lastmile-driver-{old}" not in caches
     assert page.locator("#update").is_hidden()
     assert page_errors == []
+
+
+def test_a_phone_whose_clock_is_days_off_still_records_its_work(phone, live, jpeg, page_errors):
+    """The phone's own clock is three days ahead (more than the server accepts): the app
+    stamps its actions on the server's clock (X-Server-Time, learned from every answer),
+    so the delivery is recorded -- at the right time -- instead of refused as clock skew.
+    The demo's simulated day relies on the same thing."""
+    if not _has_pod_api(live):
+        pytest.skip("the driver API is not in this build yet")
+    from sqlalchemy import select
+
+    from lastmile.pod.models import DriverAction
+
+    seeded = seed_route(live, stops=STOPS[:1])
+    page = phone
+    page.clock.set_system_time(datetime.now(ZoneInfo("UTC")) + timedelta(days=3))
+    sign_in(page, seeded["email"])
+    assert page.evaluate("Date.now()") > (datetime.now(ZoneInfo("UTC")) + timedelta(days=2)).timestamp() * 1000
+    deliver(page, 0, seeded, jpeg, cod="850")
+    page.wait_for_function("() => !document.querySelector('#outbox') || "
+                           "document.querySelector('#outbox').dataset.waiting === '0'", timeout=30_000)
+    assert "rechaz" not in (page.locator("#outbox").inner_text() if page.locator("#outbox").is_visible() else "")
+    with live.db.session() as s:
+        rows = s.execute(select(DriverAction.type, DriverAction.skew_s, DriverAction.skew_flagged)
+                         .where(DriverAction.route_id == seeded["route_id"])).all()
+    assert [r.type for r in rows if r.type == "deliver"] == ["deliver"], rows
+    assert all(abs(r.skew_s) < 120 and not r.skew_flagged for r in rows), rows
+    assert page_errors == []

@@ -19,6 +19,21 @@ export function csrfToken() {
   return m ? decodeURIComponent(m[1]) : localStorage.getItem("lastmile.driver.csrf") || "";
 }
 
+// The server's clock, learned from every answer's X-Server-Time and kept across reloads
+// for offline work: actions and positions are stamped on it, so a phone whose clock is off
+// (or the demo's simulated day) still records when things happened as the server counts.
+const CLOCK_KEY = "lastmile.driver.clockOffsetMs";
+let clockOffsetMs = Number(localStorage.getItem(CLOCK_KEY)) || 0;
+export const clockOffset = () => clockOffsetMs;
+export const serverNow = () => Date.now() + clockOffsetMs;
+
+function learnClock(res) {
+  const at = Date.parse(res.headers.get("x-server-time") || "");
+  if (!Number.isFinite(at)) return;
+  clockOffsetMs = at - Date.now();
+  try { localStorage.setItem(CLOCK_KEY, String(clockOffsetMs)); } catch { /* private mode: this page only */ }
+}
+
 export async function request(method, url, body, { timeoutMs = 20000 } = {}) {
   const headers = { Accept: "application/json" };
   let payload;
@@ -40,6 +55,7 @@ export async function request(method, url, body, { timeoutMs = 20000 } = {}) {
   } finally {
     clearTimeout(timer);
   }
+  learnClock(res);
   const text = await res.text().catch(() => "");
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }

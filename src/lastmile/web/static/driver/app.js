@@ -1,7 +1,7 @@
 // The driver app: sign in, today's route, stop details with navigation hand-off, shift and
 // breaks, proof of delivery, failed attempts, pickups, end-of-shift scan-in. Every action
 // goes through the offline queue (sync.js); the screen shows the queued result at once.
-import { get, HttpError, login, Offline, post } from "./api.js";
+import { clockOffset, get, HttpError, login, Offline, post } from "./api.js";
 import { clock, language, money, REASONS, setLanguage, t } from "./i18n.js";
 import { closeMap, drawMap, moveMe } from "./map.js";
 import { codesOf, compressPhoto, deliveryMissing, rulesOf, signatureFile, signaturePad, startScanner, toMinor } from "./pod.js";
@@ -175,7 +175,8 @@ function startPosition() {
   navigator.geolocation.watchPosition((p) => {
     S.position = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy: p.coords.accuracy,
                    speed: p.coords.speed, bearing: p.coords.heading, altitude: p.coords.altitude,
-                   at: new Date(p.timestamp || Date.now()).toISOString(), t: p.timestamp || Date.now() };
+                   at: new Date((p.timestamp || Date.now()) + clockOffset()).toISOString(),
+                   t: p.timestamp || Date.now() };
     moveMe(S.position);
   }, () => {}, { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 });
   setInterval(reportPosition, 10000);

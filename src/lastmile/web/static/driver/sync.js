@@ -7,7 +7,7 @@
 // Every entry belongs to the user who made it (setUser): only that user's entries are shown
 // and replayed, so a second driver signing in on the same phone neither sends nor loses the
 // first one's queue; it is still there when the first driver signs in again.
-import { HttpError, Offline, post } from "./api.js";
+import { HttpError, Offline, post, serverNow } from "./api.js";
 import * as store from "./store.js";
 
 const BATCH = 20;
@@ -67,7 +67,7 @@ export async function fileEntry(blob, name) {
 
 /** Queue an action; returns it. `files` are fileEntry()s named by sha256 in `data`. */
 export async function enqueue(type, { routeId, stopId = null, data = {}, files = [], position = null }) {
-  const action = { id: uuid(), type, route_id: routeId, device_time: new Date().toISOString(), data };
+  const action = { id: uuid(), type, route_id: routeId, device_time: new Date(serverNow()).toISOString(), data };
   if (stopId) action.stop_id = stopId;
   if (position) action.position = position;
   if (!state.user) throw new Error("not signed in");
