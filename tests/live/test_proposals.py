@@ -55,6 +55,33 @@ def test_stale_proposal_is_409_and_reject(client, world, db, live_day):
     assert client.post(f"/proposals/{prop['id']}/reject", headers=h).status_code == 409
 
 
+def test_a_proposal_survives_its_drivers_progress(client, world, db, live_day):
+    """Stops reached and delivered after the proposal bump the route's version, but change
+    nothing the dispatcher looked at: the proposal still applies, without the stops done
+    meanwhile. A change of the sequence is still stale (the test above: a lock)."""
+    from lastmile.dispatch import live
+
+    h = world.headers["dispatcher"]
+    oid = new_order(client, world)
+    (prop,) = [p for p in client.get("/proposals?status=open", headers=h).json()["proposals"] if p["subject_id"] == oid]
+    rid = prop["changes"][0]["route_id"]
+    with db.session() as s:
+        first = s.query(RouteStop).filter_by(route_id=rid).order_by(RouteStop.seq).first()
+        first_order = first.order_id
+        v0 = s.get(Route, rid).version
+        live.mark_stop(s, first, "arrived", at=NOW, actor="system")
+        live.mark_stop(s, first, "done", at=NOW, actor="system")
+        s.commit()
+        assert s.get(Route, rid).version > v0
+    r = client.post(f"/proposals/{prop['id']}/apply", headers=h)
+    assert r.status_code == 200, r.text
+    with db.session() as s:
+        assert s.query(RouteStop).filter_by(order_id=oid).one().route_id == rid
+        done = s.query(RouteStop).filter_by(order_id=first_order).all()
+        assert [x.status for x in done] == ["done"]  # not put back on the route
+        assert s.get(Order, oid).status in ("assigned", "out_for_delivery")
+
+
 def test_policy_auto_applies_insertions(client, world, db, live_day):
     r = client.patch("/dispatch/policy", json={"auto_apply_insertions": True}, headers=world.headers["admin"])
     assert r.status_code == 200 and r.json()["auto_apply_insertions"] is True

@@ -87,6 +87,10 @@ def create(session: Session, ld: LiveDay, *, kind: str, trigger: str, subject_id
     delta, timings = delta_of(ld, new)
     late = sorted({x.stop_id for rid in new for x in timings[rid].late})
     delta = {**delta, "late_order_ids": late, **(extra or {})}
+    # what each route looked like when proposed: apply() accepts a route that has only
+    # progressed since (stops reached or done), not one that was changed (see _rebase)
+    delta["base"] = {rid: {"seq": list(ld.routes[rid].seq), "locked": sorted(ld.routes[rid].locked)}
+                     for rid in new if rid in ld.routes}
     prop = Proposal(organization_id=ld.routes[next(iter(new))].route.organization_id if new else "",
                     date=ld.day, kind=kind, trigger=trigger, subject_id=subject_id, status="open",
                     summary={"en": en, "es": es}, delta=delta,
@@ -390,11 +394,13 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
     if prop.status != "open":
         raise Conflict(f"this proposal is {prop.status}", field="status")
     now = now or moves.clock()
-    routes = []
+    routes, drifted = [], []
     for rid, version in (prop.versions or {}).items():
         r = session.get(Route, rid, with_for_update=True)
-        if r is None or r.version != version or not r.published:
+        if r is None or not r.published or r.status == "finished":
             raise Conflict("the routes changed since this was proposed; it is stale", field="version")
+        if r.version != version:
+            drifted.append(rid)
         routes.append(r)
     if prop.kind == "reattempt" and prop.delta.get("reattempt") == "next_day":
         from ..orders.service import reattempt_on
@@ -405,6 +411,14 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
         reattempt_on(session, p, order, date.fromisoformat(prop.delta["date"]), "reattempt next service day")
     elif routes:
         placed = {oid for ch in prop.changes for oid in ch["order_ids"]}
+        if drifted:  # stops reached or done meanwhile on a drifted route: _rebase checks and drops them
+            from .models import RouteStop
+
+            base = (prop.delta or {}).get("base") or {}
+            was_on = {o for rid in drifted for o in (base.get(rid) or {}).get("seq", [])}
+            placed -= set(session.scalars(select(RouteStop.order_id).where(
+                RouteStop.route_id.in_(drifted), RouteStop.order_id.in_(list(placed & was_on)),
+                RouteStop.status.in_(PROGRESS))))
         extra = []
         for oid in placed:
             if current_stop(session, oid) is None:
@@ -423,6 +437,8 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
                 extra.append(o)
         ld = load_day(session, prop.organization_id, prop.date, now=now, routes=routes, extra=extra)
         new = {ch["route_id"]: tuple(ch["order_ids"]) for ch in prop.changes}
+        if drifted:
+            new = _rebase(prop, ld, new, drifted)
         apply_sequences(session, ld, new, at=now, actor=p, reason=prop.kind)
     prop.status, prop.decided_at, prop.decided_by = "applied", now, p.actor
     session.flush()
@@ -431,6 +447,41 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
     record_audit(session, p, "proposal.apply", "proposal", prop.id, {"status": "open"}, {"status": "applied"})
     _broadcast(session, prop)
     return prop
+
+
+PROGRESS = ("arrived", "done", "failed")  # what a driver does to a stop (skipped is a dispatcher's move)
+
+
+def _rebase(prop: Proposal, ld: LiveDay, new: dict[str, tuple[str, ...]], drifted: list[str]
+            ) -> dict[str, tuple[str, ...]]:
+    """Routes whose version moved on since the proposal: accept them when they only
+    progressed -- the stops they lost were reached or finished by their driver, nothing
+    was added, reordered, locked or unlocked -- and drop those stops from the proposed
+    sequences. Anything else is a change the dispatcher has not seen: stale (409).
+    Without this every proposal went stale at its driver's next stop."""
+    stale = Conflict("the routes changed since this was proposed; it is stale", field="version")
+    base = (prop.delta or {}).get("base") or {}
+    gone_all: set[str] = set()
+    for rid in drifted:
+        b, rl = base.get(rid), ld.routes.get(rid)
+        if b is None or rl is None:
+            raise stale
+        cur = tuple(rl.seq)
+        if tuple(o for o in b["seq"] if o in cur) != cur or set(b["locked"]) != set(rl.locked):
+            raise stale
+        for o in b["seq"]:
+            if o in cur:
+                continue
+            st = next((x for x in reversed(rl.stops) if x.order_id == o), None)
+            if st is None or st.status not in PROGRESS:
+                raise stale  # it left the route some other way (moved elsewhere: skipped; unassigned)
+            gone_all.add(o)
+    out = {rid: tuple(o for o in seq if o not in gone_all) for rid, seq in new.items()}
+    for rid in drifted:  # the driver's next stop stays next
+        rl = ld.routes[rid]
+        if rid in out and rl.min_position and out[rid][:rl.min_position] != tuple(rl.seq)[:rl.min_position]:
+            raise stale
+    return out
 
 
 def reject(session: Session, p: Principal, prop: Proposal) -> Proposal:
