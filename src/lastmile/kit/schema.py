@@ -38,7 +38,21 @@ class Schema(BaseModel):
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
         _clean(data)
+        if isinstance(data, dict):
+            _raw_lengths(cls, data)
         return data
+
+
+def _raw_lengths(cls: type[BaseModel], data: dict[str, Any]) -> None:
+    """Text longer than its field's documented ``maxLength`` is refused as sent: the
+    whitespace stripping would otherwise accept 201 characters where the schema says 200."""
+    for name, field in cls.model_fields.items():
+        value = data.get(field.alias or name)
+        if not isinstance(value, str):
+            continue
+        limit = next((m.max_length for m in field.metadata if getattr(m, "max_length", None) is not None), None)
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"{name}: at most {limit} characters")
 
 
 class Out(BaseModel):
