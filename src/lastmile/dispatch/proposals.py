@@ -33,7 +33,7 @@ from ..orders.models import Order
 from ..routing import domain as d
 from ..routing.insertion import LivePlan, RouteState
 from . import live, moves
-from .models import STOP_FINAL, DispatchPolicy, Proposal, Route
+from .models import STOP_FINAL, DispatchPolicy, Proposal, Route, RouteStop
 from .moves import LiveDay, apply_sequences, current_stop, day_routes, delta_of, load_day, write_route
 
 log = logging.getLogger("lastmile.dispatch.proposals")
@@ -127,8 +127,6 @@ def on_new_order(session: Session, order: Order, *, now: datetime | None = None,
         return None
     if inline is None:
         from sqlalchemy import func
-
-        from .models import RouteStop
 
         n = session.scalar(select(func.count()).select_from(RouteStop).where(
             RouteStop.route_id.in_([r.id for r in routes]), RouteStop.status.not_in(STOP_FINAL))) or 0
@@ -398,7 +396,7 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
     for rid, version in (prop.versions or {}).items():
         r = session.get(Route, rid, with_for_update=True)
         if r is None or not r.published or r.status == "finished":
-            raise Conflict("the routes changed since this was proposed; it is stale", field="version")
+            raise Conflict(ROUTES_CHANGED, field="version")
         if r.version != version:
             drifted.append(rid)
         routes.append(r)
@@ -411,10 +409,8 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
         reattempt_on(session, p, order, date.fromisoformat(prop.delta["date"]), "reattempt next service day")
     elif routes:
         placed = {oid for ch in prop.changes for oid in ch["order_ids"]}
+        base = (prop.delta or {}).get("base") or {}  # the drifted routes as proposed
         if drifted:  # stops reached or done meanwhile on a drifted route: _rebase checks and drops them
-            from .models import RouteStop
-
-            base = (prop.delta or {}).get("base") or {}
             was_on = {o for rid in drifted for o in (base.get(rid) or {}).get("seq", [])}
             placed -= set(session.scalars(select(RouteStop.order_id).where(
                 RouteStop.route_id.in_(drifted), RouteStop.order_id.in_(list(placed & was_on)),
@@ -438,7 +434,7 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
         ld = load_day(session, prop.organization_id, prop.date, now=now, routes=routes, extra=extra)
         new = {ch["route_id"]: tuple(ch["order_ids"]) for ch in prop.changes}
         if drifted:
-            new = _rebase(prop, ld, new, drifted)
+            new = _rebase(base, ld, new, drifted)
         apply_sequences(session, ld, new, at=now, actor=p, reason=prop.kind)
     prop.status, prop.decided_at, prop.decided_by = "applied", now, p.actor
     session.flush()
@@ -449,18 +445,18 @@ def apply(session: Session, p: Principal, prop: Proposal, *, now: datetime | Non
     return prop
 
 
+ROUTES_CHANGED = "the routes changed since this was proposed; it is stale"
 PROGRESS = ("arrived", "done", "failed")  # what a driver does to a stop (skipped is a dispatcher's move)
 
 
-def _rebase(prop: Proposal, ld: LiveDay, new: dict[str, tuple[str, ...]], drifted: list[str]
+def _rebase(base: dict[str, Any], ld: LiveDay, new: dict[str, tuple[str, ...]], drifted: list[str]
             ) -> dict[str, tuple[str, ...]]:
     """Routes whose version moved on since the proposal: accept them when they only
     progressed -- the stops they lost were reached or finished by their driver, nothing
     was added, reordered, locked or unlocked -- and drop those stops from the proposed
     sequences. Anything else is a change the dispatcher has not seen: stale (409).
     Without this every proposal went stale at its driver's next stop."""
-    stale = Conflict("the routes changed since this was proposed; it is stale", field="version")
-    base = (prop.delta or {}).get("base") or {}
+    stale = Conflict(ROUTES_CHANGED, field="version")
     gone_all: set[str] = set()
     for rid in drifted:
         b, rl = base.get(rid), ld.routes.get(rid)
